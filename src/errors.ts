@@ -1,0 +1,96 @@
+/**
+ * The one error registry. Every error Tokenkeeper reports to a client has a stable string
+ * code declared here once, with its HTTP status and a default message. `docs/errors.md` is
+ * kept in sync with this table by a test (test/errors-doc.test.ts).
+ *
+ * The API's error body is always `{ error: { code, message, details? } }`.
+ */
+export const errorRegistry = {
+  // --- client mistakes -------------------------------------------------------------------
+  invalid_request: { status: 400, message: 'The request is malformed or a field is invalid.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  invalid_id: { status: 400, message: 'The id in the path is not a valid id.' },
+  unsupported_media_type: { status: 415, message: 'Send the request body as application/json.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  route_not_found: { status: 404, message: 'No such route.' },
+  unauthorized: { status: 401, message: 'Missing or invalid API key: send Authorization: Bearer <api key>.' },
+  invalid_cron_secret: { status: 401, message: 'Missing or invalid cron secret: send Authorization: Bearer <TOKENKEEPER_CRON_SECRET>.' },
+  cron_disabled: { status: 404, message: 'Cron routes are disabled: set TOKENKEEPER_CRON_SECRET to enable them.' },
+  unknown_job: { status: 404, message: 'No such job.' },
+  unknown_provider: { status: 400, message: 'No such provider in the catalog.' },
+  integration_not_found: { status: 404, message: 'No such integration.' },
+  integration_exists: { status: 409, message: 'An integration with this key already exists.' },
+  integration_in_use: { status: 409, message: 'The integration still has connections; delete them first or pass ?force=true.' },
+  integration_disabled: { status: 409, message: 'The integration is disabled.' },
+  connection_not_found: { status: 404, message: 'No such connection.' },
+  api_key_not_found: { status: 404, message: 'No such API key.' },
+  no_system_connection: { status: 404, message: 'The integration has no usable system connection.' },
+  no_usable_connection: { status: 404, message: 'The owner has no usable connection for this integration.' },
+  min_validity_unsatisfiable: { status: 422, message: 'min_validity is longer than a fresh token from this provider lives.' },
+
+  // --- connect flow ------------------------------------------------------------------------
+  connect_session_not_found: { status: 404, message: 'This connect link is unknown.' },
+  connect_session_expired: { status: 410, message: 'This connect link has expired; start the connection again.' },
+  state_missing: { status: 400, message: 'The callback has no state parameter.' },
+  state_invalid: { status: 400, message: 'The callback state is unknown or malformed.' },
+  state_expired: { status: 400, message: 'The connect attempt expired; start the connection again.' },
+  state_replayed: { status: 400, message: 'This callback was already used; start the connection again.' },
+  code_missing: { status: 400, message: 'The callback has no authorization code.' },
+  access_denied: { status: 400, message: 'The user did not grant access at the provider.' },
+  provider_callback_error: { status: 400, message: 'The provider returned an error to the callback.' },
+  code_exchange_failed: { status: 502, message: 'The provider rejected the authorization code.' },
+
+  // --- tokens ------------------------------------------------------------------------------
+  connection_needs_reauth: { status: 409, message: 'The connection needs the user to reconnect.' },
+  connection_revoked: { status: 409, message: 'The connection was revoked.' },
+  connection_pending: { status: 409, message: 'The connection has not completed its connect flow.' },
+  no_refresh_token: { status: 409, message: 'The token expired and the connection has no refresh token.' },
+  refresh_in_progress: { status: 503, message: 'Another process is refreshing this token; retry shortly.' },
+  refresh_cooldown: { status: 503, message: 'Refresh recently failed; the connection is cooling down before the next attempt.' },
+  provider_unavailable: { status: 503, message: 'The provider is unavailable (network error, timeout, 5xx or 429).' },
+  circuit_open: { status: 503, message: 'Too many recent failures at this provider; calls are paused briefly.' },
+  invalid_provider_response: { status: 502, message: 'The provider answered with something that is not a valid OAuth response.' },
+  provider_error: { status: 502, message: 'The provider rejected the request.' },
+
+  // --- server side ---------------------------------------------------------------------------
+  storage_unavailable: { status: 503, message: 'Storage is unreachable.' },
+  decryption_failed: { status: 500, message: 'A stored secret could not be decrypted with the configured keys.' },
+  config_invalid: { status: 500, message: 'The configuration is invalid.' },
+  internal_error: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorRegistry;
+
+export interface TokenkeeperErrorOptions {
+  details?: Record<string, unknown>;
+  cause?: unknown;
+  /** For 503s: when the caller may retry (sent as `Retry-After`). */
+  retryAfterMs?: number;
+}
+
+/** The one error type that crosses module boundaries; `http/` maps it to JSON. */
+export class TokenkeeperError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, options: TokenkeeperErrorOptions = {}) {
+    super(message ?? errorRegistry[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TokenkeeperError';
+    this.code = code;
+    this.status = errorRegistry[code].status;
+    this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isTokenkeeperError(value: unknown, code?: ErrorCode): value is TokenkeeperError {
+  return value instanceof TokenkeeperError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,334 @@
+import { sql } from 'kysely';
+import type { Database } from './database.ts';
+import { parseJsonObject, parseJsonStrings } from './json.ts';
+import type { ConnectionStatus, ConnectionsTable } from './schema.ts';
+
+export type { ConnectionStatus };
+
+export interface ConnectionRecord {
+  id: string;
+  integrationId: string;
+  ownerId: string | null;
+  kind: 'user' | 'system';
+  status: ConnectionStatus;
+  statusReason: string | null;
+  accountId: string | null;
+  accountLabel: string | null;
+  tokensSealed: string | null;
+  tokenType: string | null;
+  scopes: string[] | null;
+  expiresAt: number | null;
+  issuedAt: number | null;
+  lastRefreshAt: number | null;
+  metadata: Record<string, unknown>;
+  version: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  failureCount: number;
+  nextAttemptAt: number | null;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const nullableNumber = (value: number | null): number | null => (value === null ? null : Number(value));
+
+export function connectionFromRow(row: ConnectionsTable): ConnectionRecord {
+  return {
+    id: row.id,
+    integrationId: row.integration_id,
+    ownerId: row.owner_id,
+    kind: row.kind,
+    status: row.status,
+    statusReason: row.status_reason,
+    accountId: row.account_id,
+    accountLabel: row.account_label,
+    tokensSealed: row.tokens_sealed,
+    tokenType: row.token_type,
+    scopes: parseJsonStrings(row.scopes),
+    expiresAt: nullableNumber(row.expires_at),
+    issuedAt: nullableNumber(row.issued_at),
+    lastRefreshAt: nullableNumber(row.last_refresh_at),
+    metadata: parseJsonObject(row.metadata),
+    version: Number(row.version),
+    leaseOwner: row.lease_owner,
+    leaseUntil: nullableNumber(row.lease_until),
+    failureCount: Number(row.failure_count),
+    nextAttemptAt: nullableNumber(row.next_attempt_at),
+    lastErrorCode: row.last_error_code,
+    lastErrorMessage: row.last_error_message,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toRow(record: ConnectionRecord): ConnectionsTable {
+  return {
+    id: record.id,
+    integration_id: record.integrationId,
+    owner_id: record.ownerId,
+    kind: record.kind,
+    status: record.status,
+    status_reason: record.statusReason,
+    account_id: record.accountId,
+    account_label: record.accountLabel,
+    tokens_sealed: record.tokensSealed,
+    token_type: record.tokenType,
+    scopes: record.scopes === null ? null : JSON.stringify(record.scopes),
+    expires_at: record.expiresAt,
+    issued_at: record.issuedAt,
+    last_refresh_at: record.lastRefreshAt,
+    metadata: JSON.stringify(record.metadata),
+    version: record.version,
+    lease_owner: record.leaseOwner,
+    lease_until: record.leaseUntil,
+    failure_count: record.failureCount,
+    next_attempt_at: record.nextAttemptAt,
+    last_error_code: record.lastErrorCode,
+    last_error_message: record.lastErrorMessage,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+  };
+}
+
+export async function insertConnection(db: Database, record: ConnectionRecord): Promise<void> {
+  await db.insertInto('connections').values(toRow(record)).execute();
+}
+
+export async function findConnection(db: Database, id: string): Promise<ConnectionRecord | null> {
+  const row = await db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
+/** The connection a reconnect should update: same integration, owner and provider account. */
+export async function findConnectionByAccount(
+  db: Database,
+  integrationId: string,
+  ownerId: string | null,
+  accountId: string,
+): Promise<ConnectionRecord | null> {
+  let query = db
+    .selectFrom('connections')
+    .selectAll()
+    .where('integration_id', '=', integrationId)
+    .where('account_id', '=', accountId);
+  query = ownerId === null ? query.where('owner_id', 'is', null).where('kind', '=', 'system') : query.where('owner_id', '=', ownerId);
+  const row = await query.orderBy('created_at', 'desc').executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
+export interface ConnectionFilter {
+  integrationId?: string;
+  ownerId?: string;
+  kind?: 'user' | 'system';
+  status?: ConnectionStatus;
+  limit?: number;
+  /** Keyset pagination: ids after this one (ids are random, so order is by creation then id). */
+  after?: { createdAt: number; id: string };
+}
+
+export async function listConnections(db: Database, filter: ConnectionFilter = {}): Promise<ConnectionRecord[]> {
+  let query = db.selectFrom('connections').selectAll();
+  if (filter.integrationId) query = query.where('integration_id', '=', filter.integrationId);
+  if (filter.ownerId !== undefined) query = query.where('owner_id', '=', filter.ownerId);
+  if (filter.kind) query = query.where('kind', '=', filter.kind);
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.after) {
+    const { createdAt, id } = filter.after;
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '>', createdAt), eb.and([eb('created_at', '=', createdAt), eb('id', '>', id)])]),
+    );
+  }
+  const rows = await query.orderBy('created_at').orderBy('id').limit(filter.limit ?? 100).execute();
+  return rows.map(connectionFromRow);
+}
+
+export async function countConnectionsByStatus(db: Database): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('connections')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('count')])
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+}
+
+/**
+ * Takes the refresh lease by compare-and-set. Only one caller across all processes can move
+ * `lease_until` from null/past to the future: the database serialises the UPDATEs, and the
+ * second one finds the condition false and gets no row back. The returned version is the
+ * fencing token the holder must present when it commits.
+ */
+export async function tryAcquireLease(
+  db: Database,
+  id: string,
+  owner: string,
+  now: number,
+  leaseMs: number,
+): Promise<ConnectionRecord | null> {
+  const row = await db
+    .updateTable('connections')
+    .set({ lease_owner: owner, lease_until: now + leaseMs })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .returningAll()
+    .executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
+/** Releases the lease only if we still hold it (an expired holder must not free someone else's). */
+export async function releaseLease(db: Database, id: string, owner: string): Promise<void> {
+  await db
+    .updateTable('connections')
+    .set({ lease_owner: null, lease_until: null })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+export type ConnectionPatch = Partial<
+  Omit<ConnectionRecord, 'id' | 'integrationId' | 'kind' | 'createdAt' | 'version' | 'leaseOwner' | 'leaseUntil'>
+>;
+
+function patchToRow(patch: ConnectionPatch): Partial<ConnectionsTable> {
+  const row: Partial<ConnectionsTable> = {};
+  if (patch.ownerId !== undefined) row.owner_id = patch.ownerId;
+  if (patch.status !== undefined) row.status = patch.status;
+  if (patch.statusReason !== undefined) row.status_reason = patch.statusReason;
+  if (patch.accountId !== undefined) row.account_id = patch.accountId;
+  if (patch.accountLabel !== undefined) row.account_label = patch.accountLabel;
+  if (patch.tokensSealed !== undefined) row.tokens_sealed = patch.tokensSealed;
+  if (patch.tokenType !== undefined) row.token_type = patch.tokenType;
+  if (patch.scopes !== undefined) row.scopes = patch.scopes === null ? null : JSON.stringify(patch.scopes);
+  if (patch.expiresAt !== undefined) row.expires_at = patch.expiresAt;
+  if (patch.issuedAt !== undefined) row.issued_at = patch.issuedAt;
+  if (patch.lastRefreshAt !== undefined) row.last_refresh_at = patch.lastRefreshAt;
+  if (patch.metadata !== undefined) row.metadata = JSON.stringify(patch.metadata);
+  if (patch.failureCount !== undefined) row.failure_count = patch.failureCount;
+  if (patch.nextAttemptAt !== undefined) row.next_attempt_at = patch.nextAttemptAt;
+  if (patch.lastErrorCode !== undefined) row.last_error_code = patch.lastErrorCode;
+  if (patch.lastErrorMessage !== undefined) row.last_error_message = patch.lastErrorMessage;
+  if (patch.updatedAt !== undefined) row.updated_at = patch.updatedAt;
+  return row;
+}
+
+/**
+ * Writes a patch fenced by the version column and bumps the version. `WHERE version = ?` is what
+ * makes invariant 2 hold: a refresher whose lease expired while it waited on a slow provider
+ * finds the version moved on (someone else refreshed) and its stale write matches no row.
+ * `releaseLeaseOf` also clears the lease in the same statement when we hold it.
+ */
+export async function updateConnectionFenced(
+  db: Database,
+  id: string,
+  expectedVersion: number,
+  patch: ConnectionPatch,
+  releaseLeaseOf?: string,
+): Promise<ConnectionRecord | null> {
+  const set: Record<string, unknown> = { ...patchToRow(patch), version: expectedVersion + 1 };
+  if (releaseLeaseOf !== undefined) {
+    set.lease_owner = sql`case when lease_owner = ${releaseLeaseOf} then null else lease_owner end`;
+    set.lease_until = sql`case when lease_owner = ${releaseLeaseOf} then null else lease_until end`;
+  }
+  const row = await db
+    .updateTable('connections')
+    .set(set as never)
+    .where('id', '=', id)
+    .where('version', '=', expectedVersion)
+    .returningAll()
+    .executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
+export async function deleteConnection(db: Database, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('connections').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/**
+ * Connections the proactive sweep should refresh now: active or degraded, with a refresh token
+ * to use (checked by the caller), whose remaining lifetime is under max(buffer, 25 % of the
+ * lifetime the provider granted). The max is written as CASE so the same SQL runs on SQLite
+ * (scalar max) and PostgreSQL (greatest).
+ */
+export async function listDueForRefresh(db: Database, now: number, limit: number): Promise<{ id: string; integrationId: string }[]> {
+  const rows = await db
+    .selectFrom('connections as c')
+    .innerJoin('integrations as i', 'i.id', 'c.integration_id')
+    .select(['c.id as id', 'c.integration_id as integrationId'])
+    .where('c.status', 'in', ['active', 'degraded'])
+    .where('i.enabled', '=', 1)
+    .where('c.expires_at', 'is not', null)
+    .where((eb) => eb.or([eb('c.next_attempt_at', 'is', null), eb('c.next_attempt_at', '<=', now)]))
+    .where(
+      sql<boolean>`c.expires_at - ${now} < case
+        when i.refresh_buffer_seconds * 1000 > (c.expires_at - coalesce(c.issued_at, c.expires_at)) / 4
+        then i.refresh_buffer_seconds * 1000
+        else (c.expires_at - coalesce(c.issued_at, c.expires_at)) / 4 end`,
+    )
+    .orderBy('c.expires_at')
+    .limit(limit)
+    .execute();
+  return rows;
+}
+
+/** Connections of the given providers whose refresh token has not been used since `idleSince`. */
+export async function listIdleSince(
+  db: Database,
+  providers: { provider: string; idleSince: number }[],
+  now: number,
+  limit: number,
+): Promise<{ id: string; integrationId: string }[]> {
+  if (providers.length === 0) return [];
+  const rows = await db
+    .selectFrom('connections as c')
+    .innerJoin('integrations as i', 'i.id', 'c.integration_id')
+    .select(['c.id as id', 'c.integration_id as integrationId'])
+    .where('c.status', 'in', ['active', 'degraded'])
+    .where('i.enabled', '=', 1)
+    .where((eb) => eb.or([eb('c.next_attempt_at', 'is', null), eb('c.next_attempt_at', '<=', now)]))
+    .where((eb) =>
+      eb.or(
+        providers.map(({ provider, idleSince }) =>
+          eb.and([
+            eb('i.provider', '=', provider),
+            eb(sql`coalesce(c.last_refresh_at, c.created_at)`, '<', idleSince),
+          ]),
+        ),
+      ),
+    )
+    .limit(limit)
+    .execute();
+  return rows;
+}
+
+export async function listSealedTokens(db: Database, afterId: string | null, limit: number): Promise<{ id: string; sealed: string }[]> {
+  let query = db.selectFrom('connections').select(['id', 'tokens_sealed']).where('tokens_sealed', 'is not', null);
+  if (afterId) query = query.where('id', '>', afterId);
+  const rows = await query.orderBy('id').limit(limit).execute();
+  return rows.map((row) => ({ id: row.id, sealed: row.tokens_sealed! }));
+}
+
+/**
+ * Re-encryption during key rotation: only replaces the ciphertext it read (compare-and-set), so a
+ * refresh that committed a new token set meanwhile is never overwritten with an older one.
+ * The version is not bumped: the tokens themselves did not change.
+ */
+export async function replaceSealedTokens(db: Database, id: string, previous: string, next: string): Promise<boolean> {
+  const result = await db
+    .updateTable('connections')
+    .set({ tokens_sealed: next })
+    .where('id', '=', id)
+    .where('tokens_sealed', '=', previous)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function countSealedTokens(db: Database): Promise<number> {
+  const row = await db
+    .selectFrom('connections')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('tokens_sealed', 'is not', null)
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
+}

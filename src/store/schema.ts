@@ -1,0 +1,122 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Row shapes. Times are epoch milliseconds (integers); lists and objects are JSON text so the
+ * same columns work on SQLite and PostgreSQL. Every `*_sealed` column holds AES-256-GCM
+ * ciphertext from `crypto/` bound to its row (associated data `<table>:<id>:<column>`).
+ */
+export interface IntegrationsTable {
+  id: string;
+  key: string;
+  provider: string;
+  display_name: string | null;
+  client_id: string;
+  client_secret_sealed: string | null;
+  /** JSON array of scopes. */
+  scopes: string;
+  /** Null: the service's own callback URL. */
+  redirect_uri: string | null;
+  /** JSON object: provider settings (issuer, endpoints, tenant, ...). */
+  settings: string;
+  refresh_buffer_seconds: number;
+  /** 'client_credentials' when the integration's system connection is minted by that grant. */
+  system_grant: string | null;
+  /** JSON array of scopes for the system connection (client credentials). */
+  system_scopes: string | null;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type ConnectionStatus = 'pending' | 'active' | 'degraded' | 'needs_reauth' | 'revoked';
+
+export interface ConnectionsTable {
+  id: string;
+  integration_id: string;
+  /** The app's end-user id; null for a system connection. */
+  owner_id: string | null;
+  kind: 'user' | 'system';
+  status: ConnectionStatus;
+  status_reason: string | null;
+  account_id: string | null;
+  account_label: string | null;
+  /** Sealed JSON: { access_token, refresh_token, id_token }. */
+  tokens_sealed: string | null;
+  token_type: string | null;
+  /** JSON array or null. */
+  scopes: string | null;
+  expires_at: number | null;
+  /** When the access token was obtained: with expires_at it gives the lifetime the provider granted. */
+  issued_at: number | null;
+  /** When the refresh token was last used successfully (idle refresh tokens expire at some providers). */
+  last_refresh_at: number | null;
+  /** JSON object: non-secret facts from the provider (instance_url, team, ...). */
+  metadata: string;
+  /** Fencing token: bumped on every token write; writes say `WHERE version = ?`. */
+  version: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  failure_count: number;
+  /** Cooldown: no refresh attempt before this time. */
+  next_attempt_at: number | null;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ConnectSessionsTable {
+  id: string;
+  integration_id: string;
+  owner_id: string | null;
+  kind: 'user' | 'system';
+  redirect_to: string | null;
+  /** sha256 of the connect-link token (the link itself is never stored). */
+  link_hash: string;
+  /** sha256 of the OAuth `state`; set when the link is opened. */
+  state_hash: string | null;
+  code_verifier_sealed: string | null;
+  nonce: string | null;
+  expires_at: number;
+  opened_at: number | null;
+  consumed_at: number | null;
+  created_at: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  type: string;
+  connection_id: string | null;
+  integration_key: string | null;
+  /** JSON object, never secrets. */
+  data: string;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** First characters of the key, shown in listings so a person can tell keys apart. */
+  prefix: string;
+  key_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface JobStateTable {
+  name: string;
+  last_started_at: number | null;
+  last_finished_at: number | null;
+  /** JSON report of the last run. */
+  last_report: string | null;
+}
+
+export interface Schema {
+  integrations: IntegrationsTable;
+  connections: ConnectionsTable;
+  connect_sessions: ConnectSessionsTable;
+  events: EventsTable;
+  api_keys: ApiKeysTable;
+  job_state: JobStateTable;
+}
