@@ -1,0 +1,35 @@
+/**
+ * Every variable `loadConfig` reads. The list drives the typo check (an unknown `TOKENKEEPER_*`
+ * name is an error with the closest known name suggested) and a test that keeps
+ * docs/configuration.md complete. `secret` values are never echoed in error messages.
+ */
+export interface ConfigVariable {
+  name: string;
+  secret: boolean;
+}
+
+export const configVariables: readonly ConfigVariable[] = Object.freeze(
+  [
+    { name: 'TOKENKEEPER_ENV', secret: false },
+    { name: 'TOKENKEEPER_PORT', secret: false },
+    { name: 'TOKENKEEPER_HOST', secret: false },
+    { name: 'TOKENKEEPER_PUBLIC_URL', secret: false },
+    { name: 'TOKENKEEPER_DATA_DIR', secret: false },
+    { name: 'DATABASE_URL', secret: true },
+    { name: 'TOKENKEEPER_ENCRYPTION_KEYS', secret: true },
+    { name: 'TOKENKEEPER_CRON_SECRET', secret: true },
+    { name: 'TOKENKEEPER_LOG_LEVEL', secret: false },
+    { name: 'TOKENKEEPER_LOG_FORMAT', secret: false },
+    { name: 'TOKENKEEPER_SWEEP_INTERVAL', secret: false },
+    { name: 'TOKENKEEPER_REFRESH_BUFFER', secret: false },
+    { name: 'TOKENKEEPER_REFRESH_TIMEOUT_MS', secret: false },
+    { name: 'TOKENKEEPER_LEASE_MS', secret: false },
+    { name: 'TOKENKEEPER_DASHBOARD_PASSWORD', secret: true },
+    { name: 'TOKENKEEPER_SANDBOX', secret: false },
+    { name: 'TOKENKEEPER_SANDBOX_PORT', secret: false },
+    { name: 'TOKENKEEPER_SANDBOX_TOKEN_TTL', secret: false },
+    { name: 'TOKENKEEPER_MAX_BODY_BYTES', secret: false },
+  ].map((variable) => Object.freeze(variable)),
+);
+
+export const VARIABLE_PREFIX = 'TOKENKEEPER_';

@@ -1,0 +1,112 @@
+/**
+ * Tokenkeeper's configuration, read once at start-up from the environment (and an optional
+ * `.env` file) by `loadConfig`, validated, and frozen. Every field names the variable it comes
+ * from; docs/configuration.md has the same table for operators.
+ */
+export interface Config {
+  /**
+   * `TOKENKEEPER_ENV`: `development` (default) or `production`. Production refuses to start
+   * without encryption keys and a public URL, listens on all interfaces, logs JSON, and turns the
+   * sandbox provider off by default.
+   */
+  env: 'development' | 'production';
+
+  /** `TOKENKEEPER_PORT`: the HTTP port, 1-65535. Default 3170. */
+  port: number;
+
+  /**
+   * `TOKENKEEPER_HOST`: the interface to listen on. Default `127.0.0.1` in development (nothing
+   * outside this machine can reach a dev instance) and `0.0.0.0` in production (containers).
+   */
+  host: string;
+
+  /**
+   * `TOKENKEEPER_PUBLIC_URL`: the absolute http(s) URL at which browsers and providers reach this
+   * service, without a trailing slash; may include a path prefix behind a reverse proxy. Default
+   * `http://localhost:<port>` in development; required in production, and https there unless its
+   * host is localhost / 127.0.0.1 / [::1].
+   */
+  publicUrl: string;
+
+  /**
+   * Derived: `<publicUrl>/oauth/callback`, the redirect URI to register at every provider
+   * (RFC 6749 §3.1.2).
+   */
+  callbackUrl: string;
+
+  /** `TOKENKEEPER_DATA_DIR`: absolute path of the data directory. Default `./data` under the working directory. */
+  dataDir: string;
+
+  /** Derived: `<dataDir>/tokenkeeper.db`, the SQLite database of the embedded shape. */
+  databasePath: string;
+
+  /**
+   * `DATABASE_URL`: a `postgres://` or `postgresql://` URL selecting PostgreSQL (cluster and
+   * serverless shapes), or null for SQLite at `databasePath`.
+   */
+  databaseUrl: string | null;
+
+  /**
+   * `TOKENKEEPER_ENCRYPTION_KEYS`: the key ring spec as configured (`k2:<base64>,k1:<base64>`;
+   * the first key encrypts, all decrypt), already checked by the crypto key-ring parser. Null
+   * when unset, which only development allows (a key is then generated into the data dir).
+   */
+  encryptionKeys: string | null;
+
+  /**
+   * `TOKENKEEPER_CRON_SECRET`: the bearer secret of `POST /v1/cron/:job`, at least 16
+   * characters. Null disables the cron routes.
+   */
+  cronSecret: string | null;
+
+  /** `TOKENKEEPER_LOG_LEVEL`: `debug`, `info` (default), `warn` or `error`. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+
+  /** `TOKENKEEPER_LOG_FORMAT`: `pretty` (default in development) or `json` (default in production). */
+  logFormat: 'json' | 'pretty';
+
+  /**
+   * `TOKENKEEPER_SWEEP_INTERVAL`: seconds between proactive refresh sweeps of the in-process
+   * scheduler, at least 5; default 60. 0 disables the in-process scheduler (an external
+   * scheduler calls the cron routes instead).
+   */
+  sweepIntervalSeconds: number;
+
+  /**
+   * `TOKENKEEPER_REFRESH_BUFFER`: seconds before expiry at which a token counts as due for
+   * refresh; the default for integrations that do not set their own. Default 300.
+   */
+  refreshBufferSeconds: number;
+
+  /** `TOKENKEEPER_REFRESH_TIMEOUT_MS`: timeout of one token endpoint call. Default 10000. */
+  refreshTimeoutMs: number;
+
+  /**
+   * `TOKENKEEPER_LEASE_MS`: how long a refresh lease on a connection row lasts. Default 30000;
+   * must exceed `refreshTimeoutMs`, so a holder's token call has ended before another process
+   * may take the lease over.
+   */
+  leaseMs: number;
+
+  /**
+   * `TOKENKEEPER_DASHBOARD_PASSWORD`: password of the web page. In production the page is off
+   * unless this is set; in development the page needs no login.
+   */
+  dashboardPassword: string | null;
+
+  /** The built-in sandbox OAuth provider. */
+  sandbox: {
+    /**
+     * `TOKENKEEPER_SANDBOX`: run the sandbox beside the server (`true`/`false`, `1`/`0`,
+     * `on`/`off`). Default true in development, false in production.
+     */
+    enabled: boolean;
+    /** `TOKENKEEPER_SANDBOX_PORT`: the sandbox's port, 1-65535, not `port`. Default 3171. */
+    port: number;
+    /** `TOKENKEEPER_SANDBOX_TOKEN_TTL`: lifetime in seconds of sandbox access tokens. Default 120. */
+    accessTokenTtlSeconds: number;
+  };
+
+  /** `TOKENKEEPER_MAX_BODY_BYTES`: largest accepted request body. Default 65536. */
+  maxBodyBytes: number;
+}

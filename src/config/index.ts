@@ -1,0 +1,9 @@
+/**
+ * Configuration: the only reader of `process.env`. Parse, sanitize, validate loudly, freeze.
+ */
+export type { Config } from './config.ts';
+export { ConfigError, type ConfigProblem } from './config-error.ts';
+export { loadConfig, type LoadConfigOptions } from './load-config.ts';
+export { parseDotenv } from './parse-dotenv.ts';
+export { sanitizeValue } from './sanitize-value.ts';
+export { configVariables, type ConfigVariable } from './config-variables.ts';

@@ -1,0 +1,265 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GENERATE_KEY_HINT, KeyRing } from '../crypto/index.ts';
+import type { Config } from './config.ts';
+import { ConfigError, type ConfigProblem } from './config-error.ts';
+import { configVariables, VARIABLE_PREFIX } from './config-variables.ts';
+import { deepFreeze } from './deep-freeze.ts';
+import { parseDotenv } from './parse-dotenv.ts';
+import { sanitizeValue } from './sanitize-value.ts';
+import { suggestName } from './suggest-name.ts';
+import { VariableReader, type VariableSource } from './variable-reader.ts';
+
+export interface LoadConfigOptions {
+  /** The variables to read. Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Base for relative paths (`.env`, the data dir). Default `process.cwd()`. */
+  cwd?: string;
+  /**
+   * The `.env` file, relative to `cwd`. Default `.env`, read only if it exists; a path given
+   * here must exist. `false` reads no file. Real environment variables override the file.
+   */
+  dotenvPath?: string | false;
+}
+
+const KNOWN_NAMES = configVariables.map((variable) => variable.name);
+const KNOWN = new Set(KNOWN_NAMES);
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
+
+/**
+ * Reads, sanitizes and validates the configuration, once, at start-up. Every problem is collected
+ * and thrown together as a `ConfigError`; a wrong value never falls back to a default. The
+ * result is deeply frozen. This is the only place in Tokenkeeper that reads `process.env`.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const problems: ConfigProblem[] = [];
+  const values = collectValues(options.env ?? process.env, cwd, options.dotenvPath, problems);
+  const read = new VariableReader(values);
+
+  const explicitEnv = read.string('TOKENKEEPER_ENV');
+  const env = read.oneOf('TOKENKEEPER_ENV', ['development', 'production'] as const, 'development');
+  const production = env === 'production';
+  // NODE_ENV=production with TOKENKEEPER_ENV unset would otherwise quietly run a production
+  // deployment in development mode: generated key, sandbox on, no https check.
+  if (explicitEnv === null && values.get('NODE_ENV')?.value.toLowerCase() === 'production') {
+    read.fail(
+      'TOKENKEEPER_ENV',
+      'is unset while NODE_ENV is production; set TOKENKEEPER_ENV=production (or TOKENKEEPER_ENV=development if this really is a development machine)',
+    );
+  }
+
+  const port = read.port('TOKENKEEPER_PORT', 3170);
+  const host = readHost(read, production ? '0.0.0.0' : '127.0.0.1');
+  const publicUrl = readPublicUrl(read, port, production);
+  const dataDir = resolve(cwd, read.string('TOKENKEEPER_DATA_DIR') ?? './data');
+  const databaseUrl = readDatabaseUrl(read);
+
+  const encryptionKeys = read.string('TOKENKEEPER_ENCRYPTION_KEYS');
+  if (encryptionKeys !== null) {
+    try {
+      KeyRing.parse(encryptionKeys);
+    } catch (error) {
+      read.fail('TOKENKEEPER_ENCRYPTION_KEYS', (error as Error).message);
+    }
+  } else if (production) {
+    read.fail(
+      'TOKENKEEPER_ENCRYPTION_KEYS',
+      `is required in production (tokens and client secrets are encrypted with it); ${GENERATE_KEY_HINT}`,
+    );
+  }
+
+  const cronSecret = read.string('TOKENKEEPER_CRON_SECRET');
+  if (cronSecret !== null && cronSecret.length < 16) {
+    read.fail(
+      'TOKENKEEPER_CRON_SECRET',
+      `is ${cronSecret.length} characters long; use at least 16, e.g. \`node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"\``,
+    );
+  }
+
+  const logLevel = read.oneOf('TOKENKEEPER_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info');
+  const logFormat = read.oneOf('TOKENKEEPER_LOG_FORMAT', ['json', 'pretty'] as const, production ? 'json' : 'pretty');
+
+  const sweepIntervalSeconds = read.integer('TOKENKEEPER_SWEEP_INTERVAL', 60, { min: 0, max: 86_400, unit: 'seconds' });
+  if (sweepIntervalSeconds > 0 && sweepIntervalSeconds < 5) {
+    read.fail('TOKENKEEPER_SWEEP_INTERVAL', `${sweepIntervalSeconds} is too short; use 5 seconds or more, or 0 to turn the in-process scheduler off`);
+  }
+  const refreshBufferSeconds = read.integer('TOKENKEEPER_REFRESH_BUFFER', 300, { min: 0, max: 86_400, unit: 'seconds' });
+  const refreshTimeoutMs = read.integer('TOKENKEEPER_REFRESH_TIMEOUT_MS', 10_000, { min: 100, max: 300_000, unit: 'milliseconds' });
+  const leaseMs = read.integer('TOKENKEEPER_LEASE_MS', 30_000, { min: 1_000, max: 3_600_000, unit: 'milliseconds' });
+  if (leaseMs <= refreshTimeoutMs && !hasProblem(read, 'TOKENKEEPER_LEASE_MS', 'TOKENKEEPER_REFRESH_TIMEOUT_MS')) {
+    // A lease that can run out while its holder is still waiting on the token endpoint lets a
+    // second process refresh with the same refresh token: with rotation, one of them loses.
+    read.fail(
+      read.has('TOKENKEEPER_LEASE_MS') ? 'TOKENKEEPER_LEASE_MS' : 'TOKENKEEPER_REFRESH_TIMEOUT_MS',
+      `the lease (${leaseMs} ms) must be longer than TOKENKEEPER_REFRESH_TIMEOUT_MS (${refreshTimeoutMs} ms), so a refresh has ended before another process may take over; raise TOKENKEEPER_LEASE_MS or lower TOKENKEEPER_REFRESH_TIMEOUT_MS`,
+    );
+  }
+
+  const dashboardPassword = read.string('TOKENKEEPER_DASHBOARD_PASSWORD');
+
+  const sandboxEnabled = read.boolean('TOKENKEEPER_SANDBOX', !production);
+  const sandboxPort = read.port('TOKENKEEPER_SANDBOX_PORT', 3171);
+  if (sandboxEnabled && sandboxPort === port && !hasProblem(read, 'TOKENKEEPER_PORT', 'TOKENKEEPER_SANDBOX_PORT')) {
+    read.fail('TOKENKEEPER_SANDBOX_PORT', `${sandboxPort} is also TOKENKEEPER_PORT; the sandbox provider needs a port of its own`);
+  }
+  const accessTokenTtlSeconds = read.integer('TOKENKEEPER_SANDBOX_TOKEN_TTL', 120, { min: 5, max: 86_400, unit: 'seconds' });
+
+  const maxBodyBytes = read.integer('TOKENKEEPER_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 104_857_600, unit: 'bytes' });
+
+  problems.push(...read.problems);
+  for (const [name, source] of values) {
+    if (!name.toUpperCase().startsWith(VARIABLE_PREFIX) || KNOWN.has(name)) continue;
+    const suggestion = suggestName(name, KNOWN_NAMES);
+    problems.push({
+      variable: name,
+      message:
+        (suggestion ? `is not a Tokenkeeper variable; did you mean ${suggestion}?` : 'is not a Tokenkeeper variable; the known ones are listed in docs/configuration.md') +
+        (source.file ? ` (set in ${source.file})` : ''),
+    });
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return deepFreeze<Config>({
+    env,
+    port,
+    host,
+    publicUrl,
+    callbackUrl: `${publicUrl}/oauth/callback`,
+    dataDir,
+    databasePath: join(dataDir, 'tokenkeeper.db'),
+    databaseUrl,
+    encryptionKeys,
+    cronSecret,
+    logLevel,
+    logFormat,
+    sweepIntervalSeconds,
+    refreshBufferSeconds,
+    refreshTimeoutMs,
+    leaseMs,
+    dashboardPassword,
+    sandbox: { enabled: sandboxEnabled, port: sandboxPort, accessTokenTtlSeconds },
+    maxBodyBytes,
+  });
+}
+
+/**
+ * Merges the `.env` file and the environment, sanitizing every value; an empty value counts as
+ * unset, so `TOKENKEEPER_PORT=` in the environment does not hide the file's value.
+ */
+function collectValues(
+  env: Record<string, string | undefined>,
+  cwd: string,
+  dotenvPath: string | false | undefined,
+  problems: ConfigProblem[],
+): Map<string, VariableSource> {
+  const values = new Map<string, VariableSource>();
+  if (dotenvPath !== false) {
+    const file = resolve(cwd, dotenvPath ?? '.env');
+    for (const [name, raw] of Object.entries(readDotenv(file, dotenvPath !== undefined, problems))) {
+      const value = sanitizeValue(raw);
+      if (value !== '') values.set(name, { value, file });
+    }
+  }
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue;
+    const value = sanitizeValue(raw);
+    if (value !== '') values.set(name, { value, file: null });
+  }
+  return values;
+}
+
+function readDotenv(file: string, required: boolean, problems: ConfigProblem[]): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !required) return {};
+    problems.push({
+      variable: file,
+      message: code === 'ENOENT' ? 'the .env file does not exist' : `the .env file cannot be read (${code ?? (error as Error).message})`,
+    });
+    return {};
+  }
+  try {
+    return parseDotenv(text, file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+    return {};
+  }
+}
+
+function readHost(read: VariableReader, fallback: string): string {
+  const value = read.string('TOKENKEEPER_HOST');
+  if (value === null) return fallback;
+  const host = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
+  if (!HOST_PATTERN.test(host)) {
+    read.fail('TOKENKEEPER_HOST', `${read.shown('TOKENKEEPER_HOST')} is not a hostname or IP address to listen on; use 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)`);
+    return fallback;
+  }
+  return host;
+}
+
+function readPublicUrl(read: VariableReader, port: number, production: boolean): string {
+  const name = 'TOKENKEEPER_PUBLIC_URL';
+  const value = read.string(name);
+  if (value === null) {
+    if (production) {
+      read.fail(name, 'is required in production: it is where browsers and providers reach Tokenkeeper and the OAuth callback URL is built from it, e.g. https://tokens.example.com');
+    }
+    return `http://localhost:${port}`;
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    read.fail(name, `${read.shown(name)} is not an absolute URL; use e.g. https://tokens.example.com`);
+    return `http://localhost:${port}`;
+  }
+  const fallback = `http://localhost:${port}`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    read.fail(name, `${read.shown(name)} must start with https:// (or http:// for local use)`);
+    return fallback;
+  }
+  if (url.username !== '' || url.password !== '') {
+    read.fail(name, 'must not contain a user name or password');
+    return fallback;
+  }
+  if (url.search !== '' || url.hash !== '') {
+    read.fail(name, `${read.shown(name)} must not have a query or fragment; the callback path is appended to it`);
+    return fallback;
+  }
+  if (production && url.protocol !== 'https:' && !LOCAL_HOSTS.has(url.hostname)) {
+    read.fail(name, `${read.shown(name)} must use https in production (OAuth codes and tokens cross it; RFC 6749 §3.1.2.1); http is only allowed for localhost`);
+    return fallback;
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function readDatabaseUrl(read: VariableReader): string | null {
+  const value = read.string('DATABASE_URL');
+  if (value === null) return null;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(value)?.[1]?.toLowerCase();
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    read.fail(
+      'DATABASE_URL',
+      `${scheme ? `has the scheme "${scheme}:"` : 'is not a URL'}; only PostgreSQL is supported (postgres://user:password@host:5432/database). Unset it to use SQLite in TOKENKEEPER_DATA_DIR`,
+    );
+    return null;
+  }
+  try {
+    new URL(value);
+  } catch {
+    read.fail('DATABASE_URL', 'is not a valid URL; expected postgres://user:password@host:5432/database (percent-encode special characters in the password)');
+    return null;
+  }
+  return value;
+}
+
+function hasProblem(read: VariableReader, ...names: string[]): boolean {
+  return read.problems.some((problem) => names.includes(problem.variable));
+}

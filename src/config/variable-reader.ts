@@ -1,0 +1,95 @@
+import type { ConfigProblem } from './config-error.ts';
+import { configVariables } from './config-variables.ts';
+
+export interface VariableSource {
+  /** The sanitized, non-empty value. */
+  value: string;
+  /** The `.env` file it came from, or null for the process environment. */
+  file: string | null;
+}
+
+const SECRET_NAMES = new Set(configVariables.filter((variable) => variable.secret).map((variable) => variable.name));
+const TRUE_WORDS = new Set(['true', '1', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'off']);
+
+/**
+ * Typed reads of sanitized variables. A wrong value records a problem (naming the variable, what
+ * is wrong, how to fix it, and the `.env` file when it came from one) and returns the fallback
+ * only so that checking can go on: `loadConfig` throws if any problem was recorded, so the
+ * fallback never reaches a running service.
+ */
+export class VariableReader {
+  readonly #values: ReadonlyMap<string, VariableSource>;
+  readonly problems: ConfigProblem[] = [];
+
+  constructor(values: ReadonlyMap<string, VariableSource>) {
+    this.#values = values;
+  }
+
+  has(name: string): boolean {
+    return this.#values.has(name);
+  }
+
+  fail(name: string, message: string): void {
+    const file = this.#values.get(name)?.file;
+    this.problems.push({ variable: name, message: file ? `${message} (set in ${file})` : message });
+  }
+
+  /** The value in quotes for an error message, or a placeholder for secrets. */
+  shown(name: string): string {
+    const value = this.#values.get(name)?.value ?? '';
+    if (SECRET_NAMES.has(name)) return '(value hidden)';
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  }
+
+  string(name: string): string | null {
+    return this.#values.get(name)?.value ?? null;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.string(name);
+    if (value === null) return fallback;
+    const lower = value.toLowerCase();
+    const match = allowed.find((option) => option === lower);
+    if (match !== undefined) return match;
+    const guess = allowed.find((option) => lower.length >= 3 && option.startsWith(lower));
+    this.fail(name, `${this.shown(name)} is not one of ${allowed.join(', ')}${guess ? `; did you mean ${guess}?` : ''}`);
+    return fallback;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.string(name);
+    if (value === null) return fallback;
+    const lower = value.toLowerCase();
+    if (TRUE_WORDS.has(lower)) return true;
+    if (FALSE_WORDS.has(lower)) return false;
+    this.fail(name, `${this.shown(name)} is not a boolean; use true/false, 1/0 or on/off`);
+    return fallback;
+  }
+
+  integer(name: string, fallback: number, range: { min: number; max: number; unit: string }): number {
+    const value = this.string(name);
+    if (value === null) return fallback;
+    if (!/^\d+$/.test(value)) {
+      this.fail(name, `${this.shown(name)} is not a whole number of ${range.unit}; use ${range.min}-${range.max}`);
+      return fallback;
+    }
+    const number = Number(value);
+    if (number < range.min || number > range.max) {
+      this.fail(name, `${value} is out of range; use ${range.min}-${range.max} ${range.unit}`);
+      return fallback;
+    }
+    return number;
+  }
+
+  port(name: string, fallback: number): number {
+    const value = this.string(name);
+    if (value === null) return fallback;
+    const number = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number >= 1 && number <= 65535)) {
+      this.fail(name, `${this.shown(name)} is not a port number (1-65535)`);
+      return fallback;
+    }
+    return number;
+  }
+}
