@@ -1,0 +1,81 @@
+import type { Clock } from '../clock.ts';
+import { hashSecret } from '../crypto/index.ts';
+import { TokenkeeperError } from '../errors.ts';
+import { isId, newId, randomToken } from '../ids.ts';
+import {
+  findActiveApiKeyByHash,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  touchApiKey,
+  type ApiKeyRecord,
+  type Database,
+} from '../store/index.ts';
+
+/**
+ * API keys for Tokenkeeper's own API. A key is shown once at creation; only its SHA-256 is
+ * stored (keys are 256-bit random, so a fast hash is enough: there is nothing to brute-force).
+ */
+export async function createApiKey(db: Database, clock: Clock, name: string): Promise<{ key: string; record: ApiKeyRecord }> {
+  if (typeof name !== 'string' || !/^[\x20-\x7e]{1,100}$/.test(name) || name.trim() === '') {
+    throw new TokenkeeperError('invalid_request', 'The key name must be 1-100 printable characters.');
+  }
+  const key = `tk_${randomToken(32)}`;
+  const record: ApiKeyRecord = {
+    id: newId('key'),
+    name: name.trim(),
+    prefix: key.slice(0, 10),
+    keyHash: hashSecret(key),
+    createdAt: clock.now(),
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  await insertApiKey(db, record);
+  return { key, record };
+}
+
+export { listApiKeys };
+
+export async function revokeApiKeyById(db: Database, clock: Clock, id: string): Promise<void> {
+  if (!isId(id, 'key')) throw new TokenkeeperError('invalid_id', `"${id}" is not an API key id.`);
+  if (!(await revokeApiKey(db, id, clock.now()))) throw new TokenkeeperError('api_key_not_found', `No active API key "${id}".`);
+}
+
+/**
+ * Verifies bearer API keys with a short in-process cache of successful lookups, so the token
+ * hot path does not hit the database per request. A key revoked by another process stops
+ * working within `cacheMs`; one revoked through this process at once.
+ */
+export class ApiKeyVerifier {
+  private readonly cache = new Map<string, { id: string; until: number }>();
+  private readonly db: Database;
+  private readonly clock: Clock;
+  private readonly cacheMs: number;
+
+  constructor(db: Database, clock: Clock, cacheMs = 30_000) {
+    this.db = db;
+    this.clock = clock;
+    this.cacheMs = cacheMs;
+  }
+
+  async verify(key: string): Promise<string | null> {
+    if (!key.startsWith('tk_') || key.length > 100) return null;
+    const hash = hashSecret(key);
+    const now = Date.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > now) return cached.id;
+    const record = await findActiveApiKeyByHash(this.db, hash);
+    if (!record) {
+      this.cache.delete(hash);
+      return null;
+    }
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { id: record.id, until: now + this.cacheMs });
+    await touchApiKey(this.db, record.id, this.clock.now()).catch(() => undefined);
+    return record.id;
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
+  }
+}

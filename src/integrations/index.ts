@@ -1,0 +1,2 @@
+export { IntegrationService, integrationToJson, type IntegrationServiceOptions, type ResolvedIntegration } from './integration-service.ts';
+export { validateIntegrationInput, type ValidIntegrationInput } from './integration-input.ts';

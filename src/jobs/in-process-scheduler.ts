@@ -1,0 +1,38 @@
+import type { Logger } from '../logger.ts';
+import type { JobRunner } from './job-runner.ts';
+
+/**
+ * The embedded shape's scheduler: one timer per job. Timers are unref'd so they never keep a
+ * process alive, and a tick that throws is logged and forgotten: the next tick tries again.
+ */
+export class InProcessScheduler {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly runner: JobRunner;
+  private readonly logger: Logger;
+  private stopped = false;
+
+  constructor(runner: JobRunner, logger: Logger) {
+    this.runner = runner;
+    this.logger = logger;
+  }
+
+  start(options: { runImmediately?: boolean } = {}): void {
+    for (const name of this.runner.names()) {
+      const job = this.runner.get(name)!;
+      const tick = (): void => {
+        if (this.stopped) return;
+        this.runner.tick(name).catch((error: unknown) => this.logger.error('scheduled job failed', { job: name, error }));
+      };
+      const timer = setInterval(tick, job.intervalMs);
+      timer.unref();
+      this.timers.push(timer);
+      if (options.runImmediately) setImmediate(tick);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.length = 0;
+  }
+}

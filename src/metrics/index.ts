@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventBus } from '../events.ts';
+import { countConnectionsByStatus, type Database } from '../store/index.ts';
+
+export interface Metrics {
+  registry: Registry;
+  render(): Promise<string>;
+  contentType: string;
+  stop(): void;
+}
+
+/**
+ * Prometheus metrics, fed by the event bus (domain code does not know metrics exist). Each
+ * instance has its own registry so two services in one process (tests, embedding) do not clash.
+ */
+export function createMetrics(events: EventBus, db: Database, options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tokenkeeper_process_' });
+  const tokenRequests = new Counter({
+    name: 'tokenkeeper_token_requests_total',
+    help: 'Token requests by outcome (cached, refreshed, waited, error).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const cacheHits = new Counter({
+    name: 'tokenkeeper_token_cache_hits_total',
+    help: 'Token requests answered from the in-process cache.',
+    registers: [registry],
+  });
+  const refreshes = new Counter({
+    name: 'tokenkeeper_refreshes_total',
+    help: 'Refresh attempts by provider and outcome (success, transient, permanent).',
+    labelNames: ['provider', 'outcome'],
+    registers: [registry],
+  });
+  const refreshLatency = new Histogram({
+    name: 'tokenkeeper_refresh_duration_seconds',
+    help: 'Time to refresh a token at the provider.',
+    labelNames: ['provider'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tokenkeeper_connections',
+    help: 'Connections by status.',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await countConnectionsByStatus(db);
+      this.reset();
+      for (const status of ['pending', 'active', 'degraded', 'needs_reauth', 'revoked']) this.set({ status }, counts[status] ?? 0);
+    },
+  });
+
+  const unsubscribers = [
+    events.on('token.served', ({ outcome }) => {
+      tokenRequests.inc({ outcome });
+      if (outcome === 'cached') cacheHits.inc();
+    }),
+    events.on('token.refreshed', ({ provider, durationMs }) => {
+      refreshes.inc({ provider, outcome: 'success' });
+      refreshLatency.observe({ provider }, durationMs / 1000);
+    }),
+    events.on('token.refresh_failed', ({ provider, durationMs, transient }) => {
+      refreshes.inc({ provider, outcome: transient ? 'transient' : 'permanent' });
+      refreshLatency.observe({ provider }, durationMs / 1000);
+    }),
+  ];
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    stop: () => unsubscribers.forEach((unsubscribe) => unsubscribe()),
+  };
+}

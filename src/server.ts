@@ -1,0 +1,114 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config/index.ts';
+import { hashSecret } from './crypto/index.ts';
+import { buildHttpApp, createApiKey, type HttpApp, type HttpAppOptions } from './http/index.ts';
+import type { Logger } from './logger.ts';
+import { SANDBOX_DEFAULT_CLIENT, startSandbox, type SandboxServer } from './sandbox/index.ts';
+import { createTokenkeeper, type Tokenkeeper, type TokenkeeperOptions } from './service.ts';
+import { findActiveApiKeyByHash } from './store/index.ts';
+
+export interface RunningServer {
+  tk: Tokenkeeper;
+  http: HttpApp;
+  sandbox: SandboxServer | null;
+  /** Where the service listens. */
+  url: string;
+  /** In development: an API key kept in the data dir so the quick start can use it. */
+  developmentApiKey: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions extends Omit<TokenkeeperOptions, 'config'> {
+  http?: HttpAppOptions;
+  /** Listen on this port instead of the configured one (0 = any free port; tests). */
+  port?: number;
+  sandboxPort?: number;
+  startScheduler?: boolean;
+}
+
+export const SANDBOX_INTEGRATION_KEY = 'sandbox';
+
+/**
+ * `tokenkeeper serve`: the service, and in development the sandbox provider beside it with a
+ * ready `sandbox` integration, so a newcomer can connect an account with no internet.
+ */
+export async function startServer(config: Readonly<Config>, options: StartServerOptions = {}): Promise<RunningServer> {
+  const tk = await createTokenkeeper({ ...options, config });
+  let sandbox: SandboxServer | null = null;
+  let http: HttpApp | null = null;
+  try {
+    if (config.sandbox.enabled) {
+      sandbox = await startSandbox({
+        port: options.sandboxPort ?? config.sandbox.port,
+        host: '127.0.0.1',
+        accessTokenTtlSeconds: config.sandbox.accessTokenTtlSeconds,
+        clients: [{ ...SANDBOX_DEFAULT_CLIENT, redirect_uris: [config.callbackUrl] }],
+        logger: tk.logger.child({ component: 'sandbox' }),
+      });
+      await ensureSandboxIntegration(tk, sandbox);
+    }
+    http = await buildHttpApp(tk, options.http);
+    const address = await http.app.listen({ port: options.port ?? config.port, host: config.host });
+    const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk) : null;
+    if (options.startScheduler ?? true) tk.startScheduler();
+    const url = options.port === undefined ? config.publicUrl : address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+    const running: RunningServer = {
+      tk,
+      http,
+      sandbox,
+      url,
+      developmentApiKey,
+      close: async () => {
+        await http!.app.close();
+        await sandbox?.close();
+        await tk.close();
+      },
+    };
+    return running;
+  } catch (error) {
+    await http?.app.close().catch(() => undefined);
+    await sandbox?.close().catch(() => undefined);
+    await tk.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Creates or repoints the `sandbox` integration at the running sandbox (its port may change). */
+export async function ensureSandboxIntegration(tk: Tokenkeeper, sandbox: SandboxServer): Promise<void> {
+  const existing = await tk.integrations.findByKey(SANDBOX_INTEGRATION_KEY);
+  const settings = { issuer: sandbox.issuer };
+  if (!existing) {
+    await tk.integrations.create({
+      key: SANDBOX_INTEGRATION_KEY,
+      provider: 'sandbox',
+      display_name: 'Sandbox (local test provider)',
+      client_id: SANDBOX_DEFAULT_CLIENT.client_id,
+      client_secret: SANDBOX_DEFAULT_CLIENT.client_secret,
+      scopes: ['openid', 'profile', 'email', 'offline_access', 'api'],
+      settings,
+      system_grant: 'client_credentials',
+      system_scopes: ['api'],
+    });
+  } else if (existing.provider === 'sandbox' && existing.settings.issuer !== sandbox.issuer) {
+    await tk.integrations.update(SANDBOX_INTEGRATION_KEY, { settings });
+  }
+}
+
+/**
+ * Development convenience: an API key stored in `<data dir>/dev-api-key` (mode 0600) and
+ * printed at start, so the quick start's curl works. Never in production.
+ */
+async function ensureDevelopmentApiKey(tk: Tokenkeeper): Promise<string> {
+  const path = join(tk.config.dataDir, 'dev-api-key');
+  if (existsSync(path)) {
+    const key = readFileSync(path, 'utf8').trim();
+    if (await findActiveApiKeyByHash(tk.database.db, hashSecret(key))) return key;
+  }
+  const { key } = await createApiKey(tk.database.db, tk.clock, 'development');
+  mkdirSync(tk.config.dataDir, { recursive: true });
+  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return key;
+}
+

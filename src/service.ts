@@ -1,0 +1,131 @@
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config/index.ts';
+import { loadKeyRing, type KeyRing } from './crypto/index.ts';
+import { EventBus } from './events.ts';
+import { IntegrationService } from './integrations/index.ts';
+import { InProcessScheduler, JobRunner, runCleanup, runRefreshSweep } from './jobs/index.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { migrateToLatest, openDatabase, type DatabaseHandle } from './store/index.ts';
+import { ConnectFlow, ConnectionService, TokenService, subscribeEventLog } from './tokens/index.ts';
+
+export interface TokenkeeperOptions {
+  config: Readonly<Config>;
+  clock?: Clock;
+  logger?: Logger;
+  /** fetch used for provider calls (tests may pass one that records traffic). */
+  fetch?: typeof fetch;
+  /** Overrides of TokenService tuning (tests shorten backoffs). */
+  tokenTuning?: Partial<Pick<import('./tokens/index.ts').TokenServiceOptions, 'requestRetry' | 'cooldown' | 'circuit' | 'degradeAfterFailures' | 'waitForHolderMs' | 'cacheMaxAgeMs' | 'random'>>;
+  /** Random delay before each sweep refresh (default: up to 2 s). */
+  sweepJitterMs?: number;
+}
+
+/**
+ * One Tokenkeeper instance: storage, keys, domain services and jobs, wired once. The HTTP
+ * server, the CLI and an embedding application all use this same object.
+ */
+export interface Tokenkeeper {
+  config: Readonly<Config>;
+  clock: Clock;
+  logger: Logger;
+  database: DatabaseHandle;
+  keyRing: KeyRing;
+  events: EventBus;
+  integrations: IntegrationService;
+  tokens: TokenService;
+  connections: ConnectionService;
+  connect: ConnectFlow;
+  jobs: JobRunner;
+  scheduler: InProcessScheduler;
+  /** Starts the in-process scheduler (when the sweep interval is not 0). */
+  startScheduler(): void;
+  close(): Promise<void>;
+}
+
+export async function createTokenkeeper(options: TokenkeeperOptions): Promise<Tokenkeeper> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger });
+  const database = await openDatabase({ sqlitePath: config.databasePath });
+  try {
+    const migrated = await migrateToLatest(database.db);
+    if (migrated.applied.length > 0) logger.info('database migrated', { applied: migrated.applied, location: database.location });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const db = database.db;
+  const events = new EventBus(logger);
+  const unsubscribeEventLog = subscribeEventLog(events, db, clock);
+  const integrations = new IntegrationService({
+    db,
+    keyRing,
+    clock,
+    events,
+    callbackUrl: config.callbackUrl,
+    defaultRefreshBufferSeconds: config.refreshBufferSeconds,
+    requestTimeoutMs: config.refreshTimeoutMs,
+    fetch: options.fetch,
+  });
+  const tokens = new TokenService({
+    db,
+    keyRing,
+    clock,
+    events,
+    logger,
+    integrations,
+    leaseMs: config.leaseMs,
+    refreshTimeoutMs: config.refreshTimeoutMs,
+    ...options.tokenTuning,
+  });
+  const connections = new ConnectionService({ db, clock, events, logger, integrations, tokens });
+  const connect = new ConnectFlow({ db, keyRing, clock, events, logger, integrations, connections, publicUrl: config.publicUrl });
+  const sweepIntervalMs = Math.max(1, config.sweepIntervalSeconds) * 1000;
+  const jobs = new JobRunner({ db, clock, logger }, [
+    {
+      name: 'refresh',
+      intervalMs: sweepIntervalMs,
+      run: () =>
+        runRefreshSweep({
+          db,
+          clock,
+          logger,
+          tokens,
+          connections,
+          integrations,
+          jitterMs: options.sweepJitterMs ?? Math.min(2_000, sweepIntervalMs / 10),
+          concurrency: 4,
+        }),
+    },
+    { name: 'cleanup', intervalMs: 3_600_000, run: () => runCleanup({ db, clock }) },
+  ]);
+  const scheduler = new InProcessScheduler(jobs, logger);
+  let closed = false;
+
+  return {
+    config,
+    clock,
+    logger,
+    database,
+    keyRing,
+    events,
+    integrations,
+    tokens,
+    connections,
+    connect,
+    jobs,
+    scheduler,
+    startScheduler: () => {
+      if (config.sweepIntervalSeconds > 0) scheduler.start({ runImmediately: true });
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      scheduler.stop();
+      await events.settled();
+      unsubscribeEventLog();
+      await database.close();
+    },
+  };
+}

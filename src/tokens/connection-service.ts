@@ -1,0 +1,334 @@
+import type { Clock } from '../clock.ts';
+import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
+import type { EventBus } from '../events.ts';
+import { newId, isId } from '../ids.ts';
+import type { IntegrationService, ResolvedIntegration } from '../integrations/index.ts';
+import type { Logger } from '../logger.ts';
+import { requestClientCredentials, revokeToken, type TokenSet } from '../oauth/index.ts';
+import {
+  deleteConnection,
+  findConnection,
+  findConnectionByAccount,
+  insertConnection,
+  listConnections,
+  listEventsOfConnection,
+  updateConnectionFenced,
+  type ConnectionFilter,
+  type ConnectionRecord,
+  type ConnectionStatus,
+  type Database,
+  type EventRecord,
+} from '../store/index.ts';
+import { connectionRef, pickMetadata, type TokenResult, type TokenService } from './token-service.ts';
+
+export interface ConnectionServiceOptions {
+  db: Database;
+  clock: Clock;
+  events: EventBus;
+  logger: Logger;
+  integrations: IntegrationService;
+  tokens: TokenService;
+}
+
+export interface SaveTokenSetInput {
+  integration: ResolvedIntegration;
+  ownerId: string | null;
+  kind: 'user' | 'system';
+  tokens: TokenSet;
+  /** When the token request was sent (the lifetime counts from then); null when unknown (imports). */
+  issuedAt: number | null;
+  identity: { accountId: string; label: string | null } | null;
+  imported: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+const STATUSES: ConnectionStatus[] = ['pending', 'active', 'degraded', 'needs_reauth', 'revoked'];
+const OWNER_PATTERN = /^[\x21-\x7e]{1,200}$/;
+
+export function isValidOwnerId(value: unknown): value is string {
+  return typeof value === 'string' && OWNER_PATTERN.test(value);
+}
+
+/** The public shape of a connection: no token, no lease internals. */
+export function connectionToJson(record: ConnectionRecord, integrationKey: string, provider: string): Record<string, unknown> {
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: record.id,
+    integration: integrationKey,
+    provider,
+    owner_id: record.ownerId,
+    kind: record.kind,
+    status: record.status,
+    status_reason: record.statusReason,
+    account_id: record.accountId,
+    account_label: record.accountLabel,
+    token_type: record.tokenType,
+    scopes: record.scopes,
+    expires_at: iso(record.expiresAt),
+    last_refresh_at: iso(record.lastRefreshAt),
+    failure_count: record.failureCount,
+    next_attempt_at: iso(record.nextAttemptAt),
+    last_error: record.lastErrorCode === null ? null : { code: record.lastErrorCode, message: record.lastErrorMessage },
+    metadata: record.metadata,
+    created_at: iso(record.createdAt),
+    updated_at: iso(record.updatedAt),
+  };
+}
+
+/**
+ * Connection lifecycle outside the refresh path: creating and reconnecting from a token set,
+ * importing, listing, revoking, the system connection and owner-or-system resolution.
+ */
+export class ConnectionService {
+  private readonly options: ConnectionServiceOptions;
+
+  constructor(options: ConnectionServiceOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Stores a token set as a connection. Reconnecting the same provider account for the same
+   * owner updates that connection (back to `active`, new tokens, failures cleared) instead of
+   * creating a duplicate.
+   */
+  async saveTokenSet(input: SaveTokenSetInput): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
+    const { db, clock, events, tokens: tokenService } = this.options;
+    const { integration, tokens } = input;
+    const now = clock.now();
+    const metadata = { ...pickMetadata(integration, tokens), ...(input.metadata ?? {}) };
+    const existing = input.identity
+      ? await findConnectionByAccount(db, integration.record.id, input.ownerId, input.identity.accountId)
+      : input.kind === 'system'
+        ? (await listConnections(db, { integrationId: integration.record.id, kind: 'system', limit: 1 }))[0] ?? null
+        : null;
+
+    if (existing) {
+      const previous = existing.tokensSealed ? await this.previousRefreshToken(existing) : null;
+      const updated = await updateConnectionFenced(db, existing.id, existing.version, {
+        tokensSealed: tokenService.sealTokens(existing.id, {
+          access_token: tokens.accessToken,
+          refresh_token: tokens.refreshToken ?? previous,
+          id_token: tokens.idToken,
+        }),
+        tokenType: tokens.tokenType,
+        scopes: tokens.scopes ?? integration.record.scopes,
+        expiresAt: tokens.expiresAt,
+        issuedAt: input.issuedAt,
+        lastRefreshAt: input.issuedAt ?? now,
+        accountLabel: input.identity?.label ?? existing.accountLabel,
+        metadata: { ...existing.metadata, ...metadata },
+        status: 'active',
+        statusReason: null,
+        failureCount: 0,
+        nextAttemptAt: null,
+        lastErrorCode: null,
+        lastErrorMessage: null,
+        updatedAt: now,
+      });
+      if (!updated) {
+        // A refresh of the old token set committed at the same moment; the reconnect wins on retry.
+        return this.saveTokenSet(input);
+      }
+      tokenService.remember(updated);
+      events.emit('connection.reconnected', {
+        ...connectionRef(updated, integration),
+        accountId: updated.accountId,
+        previousStatus: existing.status,
+      });
+      return { record: updated, reconnected: true };
+    }
+
+    const id = newId('con');
+    const record: ConnectionRecord = {
+      id,
+      integrationId: integration.record.id,
+      ownerId: input.ownerId,
+      kind: input.kind,
+      status: 'active',
+      statusReason: null,
+      accountId: input.identity?.accountId ?? null,
+      accountLabel: input.identity?.label ?? null,
+      tokensSealed: tokenService.sealTokens(id, {
+        access_token: tokens.accessToken,
+        refresh_token: tokens.refreshToken,
+        id_token: tokens.idToken,
+      }),
+      tokenType: tokens.tokenType,
+      scopes: tokens.scopes ?? integration.record.scopes,
+      expiresAt: tokens.expiresAt,
+      issuedAt: input.issuedAt,
+      lastRefreshAt: input.issuedAt ?? now,
+      metadata,
+      version: 1,
+      leaseOwner: null,
+      leaseUntil: null,
+      failureCount: 0,
+      nextAttemptAt: null,
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await insertConnection(db, record);
+    events.emit('connection.created', {
+      ...connectionRef(record, integration),
+      accountId: record.accountId,
+      kind: record.kind,
+      imported: input.imported,
+    });
+    return { record, reconnected: false };
+  }
+
+  private async previousRefreshToken(record: ConnectionRecord): Promise<string | null> {
+    return (await this.tokensOf(record))?.refresh_token ?? null;
+  }
+
+  async get(id: string): Promise<{ record: ConnectionRecord; integration: ResolvedIntegration }> {
+    if (!isId(id, 'con')) throw new TokenkeeperError('invalid_id', `"${id}" is not a connection id.`);
+    const record = await findConnection(this.options.db, id);
+    if (!record) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
+    const integration = await this.options.integrations.resolveById(record.integrationId);
+    return { record, integration };
+  }
+
+  async list(query: { integration?: string; owner_id?: string; status?: string; kind?: string; limit?: string; after?: string }): Promise<{
+    records: ConnectionRecord[];
+    next: string | null;
+  }> {
+    const filter: ConnectionFilter = {};
+    if (query.integration !== undefined) {
+      const integration = await this.options.integrations.findByKey(query.integration);
+      if (!integration) return { records: [], next: null };
+      filter.integrationId = integration.id;
+    }
+    if (query.owner_id !== undefined) filter.ownerId = query.owner_id;
+    if (query.status !== undefined) {
+      if (!STATUSES.includes(query.status as ConnectionStatus)) {
+        throw new TokenkeeperError('invalid_request', `status must be one of ${STATUSES.join(', ')}.`);
+      }
+      filter.status = query.status as ConnectionStatus;
+    }
+    if (query.kind !== undefined) {
+      if (query.kind !== 'user' && query.kind !== 'system') throw new TokenkeeperError('invalid_request', 'kind must be user or system.');
+      filter.kind = query.kind;
+    }
+    const limit = query.limit === undefined ? 100 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new TokenkeeperError('invalid_request', 'limit must be an integer from 1 to 500.');
+    filter.limit = limit + 1;
+    if (query.after !== undefined) {
+      const decoded = decodeCursor(query.after);
+      if (!decoded) throw new TokenkeeperError('invalid_request', 'after is not a cursor returned by this API.');
+      filter.after = decoded;
+    }
+    const rows = await listConnections(this.options.db, filter);
+    const records = rows.slice(0, limit);
+    const last = records.at(-1);
+    return { records, next: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async events(id: string, options: { limit?: number } = {}): Promise<EventRecord[]> {
+    await this.get(id);
+    return listEventsOfConnection(this.options.db, id, options);
+  }
+
+  /**
+   * Revokes at the provider (RFC 7009) where it has a revocation endpoint, then deletes. A
+   * revocation that fails does not keep the connection: the operator asked for it to be gone;
+   * the report says whether the provider confirmed.
+   */
+  async delete(id: string): Promise<{ revokedAtProvider: boolean; revocationError: string | null }> {
+    const { record, integration } = await this.get(id);
+    let revokedAtProvider = false;
+    let revocationError: string | null = null;
+    const tokens = record.tokensSealed ? await this.tokensOf(record) : null;
+    if (tokens && integration.client.endpoints.revocation) {
+      try {
+        const token = tokens.refresh_token ?? tokens.access_token;
+        const hint = tokens.refresh_token ? 'refresh_token' : 'access_token';
+        revokedAtProvider = (await revokeToken(integration.client, token, hint, { signal: AbortSignal.timeout(10_000) })) === 'revoked';
+      } catch (error) {
+        revocationError = error instanceof Error ? error.message : 'revocation failed';
+        this.options.logger.warn('revocation at the provider failed; deleting the connection anyway', { connectionId: id, error });
+      }
+    }
+    await deleteConnection(this.options.db, id);
+    this.options.tokens.forget(id);
+    const ref = connectionRef(record, integration);
+    this.options.events.emit('connection.revoked', { ...ref, revokedAtProvider, reason: 'deleted through the API' });
+    this.options.events.emit('connection.deleted', ref);
+    return { revokedAtProvider, revocationError };
+  }
+
+  private async tokensOf(record: ConnectionRecord): Promise<{ access_token: string; refresh_token: string | null } | null> {
+    try {
+      return this.options.tokens.peekTokens(record);
+    } catch (error) {
+      if (isTokenkeeperError(error, 'decryption_failed')) return null;
+      throw error;
+    }
+  }
+
+  /** The system connection of an integration, minted by client credentials when configured. */
+  async ensureSystemConnection(integrationKey: string): Promise<ConnectionRecord | null> {
+    const integration = await this.options.integrations.resolveByKey(integrationKey);
+    const [existing] = await listConnections(this.options.db, { integrationId: integration.record.id, kind: 'system', limit: 1 });
+    if (existing && (existing.status === 'active' || existing.status === 'degraded')) return existing;
+    if (integration.record.systemGrant !== 'client_credentials' || !integration.record.enabled) return existing ?? null;
+    const issuedAt = this.options.clock.now();
+    const tokens = await requestClientCredentials(integration.client, {
+      scopes: integration.record.systemScopes ?? undefined,
+      clock: this.options.clock,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const { record } = await this.saveTokenSet({ integration, ownerId: null, kind: 'system', tokens, issuedAt, identity: null, imported: false });
+    return record;
+  }
+
+  /**
+   * Two-tier resolution: the owner's usable connection, or (with `fallback: 'system'`) the
+   * integration's system connection when the owner has none or theirs needs the user again.
+   */
+  async getTokenForOwner(
+    integrationKey: string,
+    ownerId: string | null,
+    options: { fallback: 'system' | 'none'; minValiditySeconds?: number },
+  ): Promise<TokenResult & { source: 'owner' | 'system' }> {
+    const integration = await this.options.integrations.resolveByKey(integrationKey);
+    if (ownerId !== null) {
+      const candidates = await listConnections(this.options.db, { integrationId: integration.record.id, ownerId, kind: 'user', limit: 20 });
+      const usable = candidates
+        .filter((c) => c.status === 'active' || c.status === 'degraded')
+        .sort((a, b) => b.updatedAt - a.updatedAt);
+      let lastError: unknown = null;
+      for (const candidate of usable) {
+        try {
+          return { ...(await this.options.tokens.getToken(candidate.id, { minValiditySeconds: options.minValiditySeconds })), source: 'owner' };
+        } catch (error) {
+          lastError = error;
+          if (!isTokenkeeperError(error, 'connection_needs_reauth') && !isTokenkeeperError(error, 'connection_revoked')) throw error;
+        }
+      }
+      if (options.fallback !== 'system') {
+        if (lastError) throw lastError;
+        throw new TokenkeeperError('no_usable_connection', `Owner "${ownerId}" has no usable connection for "${integrationKey}".`);
+      }
+    } else if (options.fallback !== 'system') {
+      throw new TokenkeeperError('invalid_request', 'Give owner_id, or fallback=system for the system token.');
+    }
+    const system = await this.ensureSystemConnection(integrationKey);
+    if (!system || (system.status !== 'active' && system.status !== 'degraded')) {
+      throw new TokenkeeperError('no_system_connection', `The integration "${integrationKey}" has no usable system connection.`);
+    }
+    return { ...(await this.options.tokens.getToken(system.id, { minValiditySeconds: options.minValiditySeconds, trigger: 'system' })), source: 'system' };
+  }
+}
+
+function encodeCursor(record: ConnectionRecord): string {
+  return Buffer.from(`${record.createdAt}:${record.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } | null {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d{1,16}):(con_[a-z2-7]{20})$/.exec(text);
+  return match ? { createdAt: Number(match[1]), id: match[2]! } : null;
+}
