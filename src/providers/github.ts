@@ -1,0 +1,46 @@
+import type { ProviderEntry, ProviderQuirks } from './types.ts';
+
+/**
+ * GitHub answers token-endpoint errors with HTTP 200 and an `error` field, and answers
+ * form-encoded unless asked for JSON. Shared by the OAuth App and GitHub App entries.
+ */
+export const githubTokenQuirks: ProviderQuirks = {
+  tokenRequestHeaders: { accept: 'application/json' },
+  normalizeTokenResponse(status, body) {
+    if (status === 200 && isErrorBody(body)) return { status: 400, body };
+    return { status, body };
+  },
+  /** `bad_refresh_token`: expired, already used (strict rotation) or revoked. `bad_verification_code`: a dead authorization code. */
+  permanentErrors: ['bad_refresh_token', 'bad_verification_code', 'incorrect_client_credentials', 'redirect_uri_mismatch', 'unverified_user_email'],
+};
+
+function isErrorBody(body: unknown): boolean {
+  return !!body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string'
+    && typeof (body as { access_token?: unknown }).access_token !== 'string';
+}
+
+/**
+ * GitHub OAuth App (classic): access tokens do not expire and there is no refresh token.
+ * PKCE (S256) is supported since July 2025. `userinfo` is the REST API's `GET /user`
+ * (`id`, `login`), not OpenID Connect.
+ */
+export const github: ProviderEntry = {
+  key: 'github',
+  displayName: 'GitHub (OAuth App)',
+  docsUrl: 'https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps',
+  discovery: false,
+  issuer: 'https://github.com',
+  authorizationEndpoint: 'https://github.com/login/oauth/authorize',
+  tokenEndpoint: 'https://github.com/login/oauth/access_token',
+  userinfoEndpoint: 'https://api.github.com/user',
+  defaultScopes: ['read:user', 'user:email'],
+  scopeSeparator: ' ',
+  authorizationParams: {},
+  pkce: true,
+  clientAuth: 'client_secret_post',
+  refresh: { supported: false, rotation: 'never', keepOldWhenOmitted: true, maxIdleDays: null },
+  defaultAccessTokenLifetimeSeconds: null,
+  rateLimit: { requestsPerMinute: 300, concurrency: 5 },
+  requiredSettings: [],
+  quirks: githubTokenQuirks,
+};

@@ -1,0 +1,5 @@
+/** The provider catalog and its quirk hooks: the only import surface of src/providers/. */
+export type { IntegrationSettings, ProviderEntry, ProviderQuirks } from './types.ts';
+export { getProvider, listProviders } from './catalog.ts';
+export { validateIntegrationSettings, type SettingsValidation } from './validate-settings.ts';
+export { isAllowedEndpointUrl, isLoopbackHost, needsInsecureTransport } from './loopback.ts';

@@ -1,0 +1,37 @@
+import type { ProviderEntry } from './types.ts';
+
+/**
+ * Microsoft identity platform (v2.0 endpoints). The `tenant` setting picks the directory
+ * (`common` by default, or `organizations`, `consumers`, a tenant id or domain).
+ *
+ * - A refresh token needs the `offline_access` scope; every refresh returns a new one (the old
+ *   one is not revoked), and they expire after 90 days without use.
+ * - Errors are `invalid_grant` with AADSTS codes in `error_description`.
+ * - There is no RFC 7009 revocation endpoint.
+ * - Multi-tenant ID tokens are issued by `https://login.microsoftonline.com/{tid}/v2.0` for the
+ *   user's own tenant, so the expected issuer comes from the token's `tid` claim.
+ */
+export const microsoft: ProviderEntry = {
+  key: 'microsoft',
+  displayName: 'Microsoft',
+  docsUrl: 'https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow',
+  discovery: false,
+  authorizationEndpoint: 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize',
+  tokenEndpoint: 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token',
+  userinfoEndpoint: 'https://graph.microsoft.com/oidc/userinfo',
+  defaultScopes: ['openid', 'profile', 'email', 'offline_access'],
+  scopeSeparator: ' ',
+  authorizationParams: {},
+  pkce: true,
+  clientAuth: 'client_secret_post',
+  refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: 90 },
+  defaultAccessTokenLifetimeSeconds: 3600,
+  rateLimit: { requestsPerMinute: 600, concurrency: 10 },
+  requiredSettings: [],
+  quirks: {
+    idTokenIssuer: (claims) =>
+      typeof claims.tid === 'string' && /^[0-9a-f-]{36}$/i.test(claims.tid)
+        ? `https://login.microsoftonline.com/${claims.tid}/v2.0`
+        : null,
+  },
+};

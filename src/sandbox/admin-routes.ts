@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isTokenkeeperError } from '../errors.ts';
+import type { SandboxFaults } from './faults.ts';
+import { BodyTooLargeError, isLoopbackAddress, readBody, sendError, sendJson } from './http-helpers.ts';
+import type { SandboxStats } from './token-request-stats.ts';
+
+/** What the admin routes control; implemented by the running sandbox. */
+export interface SandboxControls {
+  faults(): SandboxFaults;
+  setFaults(partial: Partial<SandboxFaults>): void;
+  resetFaults(): void;
+  revokeGrants(accountId?: string): Promise<number>;
+  stats(): SandboxStats;
+  resetStats(): void;
+}
+
+const JSON_LIMIT_BYTES = 16 * 1024;
+
+/**
+ * `/_sandbox/*`: the fault switches, grant revocation and stats over HTTP, for tests and demos
+ * that drive a sandbox running in another process (`tokenkeeper sandbox`).
+ *
+ * No authentication: they answer only requests that arrive from a loopback address, which is
+ * enough for a development tool, and 404 otherwise so the routes do not advertise themselves
+ * when someone binds the sandbox to a LAN address.
+ */
+export function createAdminRoutes(controls: SandboxControls) {
+  return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (!isLoopbackAddress(req.socket.remoteAddress)) {
+      sendError(res, 404, 'route_not_found', 'No such route.');
+      return;
+    }
+    const route = `${req.method} ${path}`;
+    try {
+      switch (route) {
+        case 'GET /_sandbox/faults':
+          sendJson(res, 200, controls.faults());
+          return;
+        case 'POST /_sandbox/faults':
+          controls.setFaults((await readJson(req)) as Partial<SandboxFaults>);
+          sendJson(res, 200, controls.faults());
+          return;
+        case 'POST /_sandbox/faults/reset':
+          controls.resetFaults();
+          sendJson(res, 200, controls.faults());
+          return;
+        case 'POST /_sandbox/revoke': {
+          const body = (await readJson(req)) as { account_id?: unknown };
+          if (body.account_id !== undefined && (typeof body.account_id !== 'string' || body.account_id === '')) {
+            sendError(res, 400, 'invalid_request', 'account_id must be a non-empty string when given.');
+            return;
+          }
+          sendJson(res, 200, { revoked: await controls.revokeGrants(body.account_id) });
+          return;
+        }
+        case 'GET /_sandbox/stats':
+          sendJson(res, 200, controls.stats());
+          return;
+        case 'POST /_sandbox/stats/reset':
+          controls.resetStats();
+          sendJson(res, 200, controls.stats());
+          return;
+        default:
+          sendError(res, 404, 'route_not_found', 'No such route.');
+      }
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        sendError(res, 413, 'payload_too_large', 'The request body is too large.');
+      } else if (error instanceof SyntaxError) {
+        sendError(res, 400, 'invalid_json', 'The request body is not valid JSON.');
+      } else if (isTokenkeeperError(error)) {
+        sendError(res, error.status, error.code, error.message);
+      } else {
+        throw error;
+      }
+    }
+  };
+}
+
+/** An empty body counts as `{}` so `curl -X POST …/_sandbox/revoke` works without -d. */
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = (await readBody(req, JSON_LIMIT_BYTES)).toString('utf8').trim();
+  if (text === '') return {};
+  const value: unknown = JSON.parse(text);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SyntaxError('expected a JSON object');
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,115 @@
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Middleware } from 'oidc-provider';
+import { decideFault, type SandboxFaults } from './faults.ts';
+import { BodyTooLargeError, readBody, sendJson } from './http-helpers.ts';
+import type { TokenRequestStats } from './token-request-stats.ts';
+
+/** oidc-provider itself refuses bodies above 56 KiB; a little headroom so it gives that answer. */
+const TOKEN_BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface TokenEndpointInput {
+  faults: () => SandboxFaults;
+  stats: TokenRequestStats;
+  random: () => number;
+  /** Aborted when the sandbox closes, so a pending latency fault cannot hold the process open. */
+  signal: AbortSignal;
+  /** oidc-provider's request handler, which answers the request when no fault applies. */
+  provider: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+/**
+ * POST /token, wrapped: count the request, apply the fault switches, then hand it to
+ * oidc-provider.
+ *
+ * The body has to be read to learn the `grant_type` for the stats before any fault answers,
+ * which consumes the request stream; the provider then gets a replayed copy of the request
+ * carrying the same headers, socket and body.
+ */
+export function createTokenEndpoint(input: TokenEndpointInput) {
+  return async function handleTokenRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: Buffer;
+    try {
+      body = await readBody(req, TOKEN_BODY_LIMIT_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      sendJson(res, 413, { error: 'invalid_request', error_description: 'request body too large' }, { connection: 'close' });
+      return;
+    }
+
+    input.stats.record(grantTypeOf(req, body));
+
+    const faults = input.faults();
+    if (faults.latencyMs > 0) {
+      try {
+        await delay(faults.latencyMs, undefined, { signal: input.signal });
+      } catch {
+        res.destroy();
+        return;
+      }
+    }
+
+    const decision = decideFault(faults, input.random);
+    switch (decision.kind) {
+      case 'rate_limited':
+        // RFC 6585 §4 with Retry-After (RFC 9110 §10.2.3, delay in seconds).
+        sendJson(res, 429, { error: 'temporarily_unavailable', error_description: 'Too many requests (sandbox fault switch).' }, {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
+        return;
+      case 'unavailable':
+        sendJson(res, decision.status, { error: 'temporarily_unavailable', error_description: 'The sandbox is unavailable (fault switch).' }, {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
+        return;
+      case 'garbage': {
+        const html = '<html><body><h1>502 Bad Gateway</h1><p>upstream sent something odd</p></body></html>';
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(html)), 'cache-control': 'no-store' });
+        res.end(html);
+        return;
+      }
+      case 'pass':
+        await input.provider(replayRequest(req, body), res);
+    }
+  };
+}
+
+function grantTypeOf(req: IncomingMessage, body: Buffer): string | undefined {
+  const contentType = req.headers['content-type'] ?? '';
+  if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined;
+  return new URLSearchParams(body.toString('utf8')).get('grant_type') ?? undefined;
+}
+
+/** A fresh IncomingMessage on the same socket with the same head, whose body is `body`. */
+function replayRequest(original: IncomingMessage, body: Buffer): IncomingMessage {
+  const replay = new IncomingMessage(original.socket);
+  replay.method = original.method;
+  replay.url = original.url;
+  replay.httpVersion = original.httpVersion;
+  replay.httpVersionMajor = original.httpVersionMajor;
+  replay.httpVersionMinor = original.httpVersionMinor;
+  replay.headers = original.headers;
+  replay.rawHeaders = original.rawHeaders;
+  replay.complete = true;
+  replay.push(body);
+  replay.push(null);
+  return replay;
+}
+
+/**
+ * A Koa middleware (installed with `provider.use`) that bends successful token responses for
+ * the `omitExpiresIn` and `expiresInValue` switches. It runs after oidc-provider has issued and
+ * stored the tokens, so only what the client is told changes, never what the tokens are.
+ */
+export function tokenResponseFaults(faults: () => SandboxFaults): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.path !== '/token' || ctx.status !== 200) return;
+    const body = ctx.body;
+    if (body === null || typeof body !== 'object') return;
+    const current = faults();
+    const response = body as Record<string, unknown>;
+    if (current.omitExpiresIn) delete response.expires_in;
+    else if (current.expiresInValue !== null) response.expires_in = current.expiresInValue;
+  };
+}
