@@ -5,7 +5,7 @@ import { TokenkeeperError, isTokenkeeperError, type ErrorCode } from '../errors.
 import type { ConnectionRef, EventBus, RefreshTrigger } from '../events.ts';
 import type { IntegrationService, ResolvedIntegration } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { classifyFailure, refreshAccessToken, requestClientCredentials, type TokenSet } from '../oauth/index.ts';
+import { classifyFailure, refreshAccessToken, requestClientCredentials, type Classification, type TokenSet } from '../oauth/index.ts';
 import {
   findConnection,
   releaseLease,
@@ -341,9 +341,12 @@ export class TokenService {
     const attempts = Math.max(1, options.maxAttempts ?? requestRetry.attempts + 1);
     const deadline = clock.now() + leaseMs - refreshTimeoutMs;
     const started = clock.now();
+    let lastFailure: Classification | null = null;
     for (let attempt = 0; ; attempt++) {
       const pass = breaker.tryPass();
       if (!pass.allowed) {
+        // The breaker opened during our own retries: the failure we saw still counts against the connection.
+        if (lastFailure) await this.commitTransientFailure(leased, integration, leaseOwner, lastFailure, options.trigger, clock.now() - started);
         throw new TokenkeeperError('circuit_open', `Calls to ${integration.provider.displayName} are paused after repeated failures.`, {
           retryAfterMs: pass.retryAfterMs,
         });
@@ -375,6 +378,7 @@ export class TokenService {
           this.options.events.emit('circuit.opened', { provider: integration.provider.key, integrationKey: integration.record.key, failures: this.options.circuit.failureThreshold });
         }
         const delay = classification.retryAfterMs ?? fullJitterDelay(attempt, requestRetry, this.options.random);
+        lastFailure = classification;
         if (attempt + 1 < attempts && clock.now() + delay < deadline && delay <= requestRetry.maxMs) {
           this.options.logger.debug('token endpoint failed transiently, retrying', { connectionId: leased.id, attempt, delayMs: delay, error: classification.reason });
           await sleep(delay);
