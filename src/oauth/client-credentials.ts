@@ -25,7 +25,7 @@ export async function requestClientCredentials(
     internals.authorizationServer, internals.client, internals.clientAuth, parameters,
     transport.options(client.endpoints.token, client.provider.quirks.tokenRequestHeaders),
   );
-  const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now());
+  const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now(), [client.clientSecret ?? '']);
   const { json } = await processTokenResponse('client_credentials', client, internals, clean, { now: clock.now() });
   return toTokenSet(json, { sentAt, provider: client.provider, previousRefreshToken: null });
 }

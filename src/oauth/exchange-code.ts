@@ -56,7 +56,7 @@ export async function exchangeAuthorizationCode(
     internals.authorizationServer, internals.client, internals.clientAuth, validated, client.redirectUri, verifier,
     transport.options(client.endpoints.token, client.provider.quirks.tokenRequestHeaders),
   );
-  const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now());
+  const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now(), [validated.get('code') ?? '', params.codeVerifier ?? '', client.clientSecret ?? '']);
   const { json, idTokenClaims } = await processTokenResponse('authorization_code', client, internals, clean, {
     now: clock.now(),
     expectedNonce: params.nonce ?? null,

@@ -35,7 +35,7 @@ export async function refreshAccessToken(
     internals.authorizationServer, internals.client, internals.clientAuth, refreshToken,
     transport.options(client.endpoints.token, client.provider.quirks.tokenRequestHeaders),
   );
-  const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now());
+  const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now(), [refreshToken, client.clientSecret ?? '']);
   const { json } = await processTokenResponse('refresh_token', client, internals, clean, { now: clock.now() });
   return toTokenSet(json, { sentAt, provider: client.provider, previousRefreshToken: refreshToken });
 }

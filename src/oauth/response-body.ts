@@ -41,10 +41,10 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
  * (transient) and anything else is "not a valid OAuth response" (also transient: a broken
  * provider must not make users reconnect).
  */
-export function errorForStatus(parsed: ParsedResponse, endpoint: ProviderEndpointKind): Error {
+export function errorForStatus(parsed: ParsedResponse, endpoint: ProviderEndpointKind, sentSecrets: readonly string[] = []): Error {
   const retryAfterMs = parsed.retryAfterMs ?? undefined;
   if (isRecord(parsed.body) && typeof parsed.body.error === 'string' && parsed.body.error.length > 0) {
-    return new OAuthProviderError({ status: parsed.status, body: parsed.body, endpoint, retryAfterMs });
+    return new OAuthProviderError({ status: parsed.status, body: scrub(parsed.body, sentSecrets), endpoint, retryAfterMs });
   }
   if (parsed.status === 429 || parsed.status >= 500) {
     return new TokenkeeperError('provider_unavailable', `The provider's ${endpoint} endpoint answered HTTP ${parsed.status}.`, {
@@ -61,4 +61,20 @@ export function garbage(endpoint: ProviderEndpointKind, problem: string, status:
   return new TokenkeeperError('invalid_provider_response', `The provider's ${endpoint} endpoint answered with ${problem}.`, {
     details: { endpoint, status, problem },
   });
+}
+
+/**
+ * A provider that echoes the refresh token or code it was sent (in `error_description`, say)
+ * must not get it into our errors: every occurrence of a value we sent is replaced.
+ */
+function scrub(body: Record<string, unknown>, secrets: readonly string[]): Record<string, unknown> {
+  const live = secrets.filter((secret) => secret.length >= 4);
+  if (live.length === 0) return body;
+  const clean = (value: unknown): unknown => {
+    if (typeof value === 'string') return live.reduce((text, secret) => text.replaceAll(secret, '[redacted]'), value);
+    if (Array.isArray(value)) return value.map(clean);
+    if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, clean(item)]));
+    return value;
+  };
+  return clean(body) as Record<string, unknown>;
 }

@@ -32,5 +32,5 @@ export async function revokeToken(
     if (error === 'unsupported_token_type') return 'unsupported';
     if (error === 'invalid_token') return 'revoked';
   }
-  throw errorForStatus(parsed, 'revocation');
+  throw errorForStatus(parsed, 'revocation', [token, client.clientSecret ?? '']);
 }

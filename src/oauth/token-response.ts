@@ -19,14 +19,22 @@ export async function readTokenEndpointResponse(
   transport: RequestTransport,
   provider: ProviderEntry,
   now: number,
+  sentSecrets: readonly string[],
 ): Promise<{ response: Response; body: Record<string, unknown> }> {
   const text = await transport.readText(response);
   const parsed = parseProviderResponse(response, text, provider, now);
-  if (parsed.status < 200 || parsed.status > 299) throw errorForStatus(parsed, 'token');
+  if (parsed.status < 200 || parsed.status > 299) throw errorForStatus(parsed, 'token', sentSecrets);
 
   const { status } = parsed;
   if (!isRecord(parsed.body)) throw garbage('token', 'a body that is not a JSON object', status);
-  const body: Record<string, unknown> = { ...parsed.body };
+  try {
+    return checkTokenBody({ ...parsed.body }, status);
+  } catch (error) {
+    throw withSalvagedRefreshToken(error, parsed.body.refresh_token);
+  }
+}
+
+function checkTokenBody(body: Record<string, unknown>, status: number): { response: Response; body: Record<string, unknown> } {
   if (typeof body.access_token !== 'string' || body.access_token.length === 0) {
     throw garbage('token', typeof body.error === 'string' ? `an error "${body.error.slice(0, 100)}" under HTTP ${status}` : 'no access_token', status);
   }
@@ -102,16 +110,45 @@ export async function processTokenResponse(
       json = await oauth.processClientCredentialsResponse(authorizationServer, oauthClient, response);
     }
   } catch (error) {
-    throw new TokenkeeperError('invalid_provider_response', `The provider's token response failed validation: ${safeMessage(error)}`, {
-      cause: error,
-      details: { endpoint: 'token', problem: safeMessage(error) },
-    });
+    throw withSalvagedRefreshToken(
+      new TokenkeeperError('invalid_provider_response', `The provider's token response failed validation: ${safeMessage(error)}`, {
+        cause: error,
+        details: { endpoint: 'token', problem: safeMessage(error) },
+      }),
+      clean.body.refresh_token,
+    );
   }
   const claims = idTokenTrusted ? (oauth.getValidatedIdTokenClaims(json) as Record<string, unknown> | undefined) ?? null : null;
   if (typeof clean.body.id_token === 'string' && !idTokenTrusted) {
     (json as { id_token?: string }).id_token = clean.body.id_token;
   }
   return { json, idTokenClaims: claims ? { ...claims } : null };
+}
+
+const SALVAGED = Symbol('salvagedRefreshToken');
+
+/**
+ * A 2xx answer rejected as invalid (a broken expires_in, a bad ID token) may still carry a new
+ * refresh token — and a rotating provider has already retired the old one, so dropping it would
+ * lose the connection (and, with reuse detection, the whole grant) over a cosmetic defect. The
+ * new refresh token rides along on the error, out of sight (a symbol key, non-enumerable), for
+ * the caller to store: see `salvagedRefreshToken`.
+ */
+function withSalvagedRefreshToken(error: unknown, refreshToken: unknown): unknown {
+  if (error instanceof Error && typeof refreshToken === 'string' && refreshToken.length > 0) {
+    Object.defineProperty(error, SALVAGED, { value: refreshToken, enumerable: false });
+  }
+  return error;
+}
+
+/**
+ * The new refresh token from a token response that was otherwise rejected as invalid, or null.
+ * DESIGN.md invariant 3: a rotated refresh token is never dropped — store it even though the
+ * refresh failed (the failure itself stays transient).
+ */
+export function salvagedRefreshToken(error: unknown): string | null {
+  const value = error instanceof Error ? (error as Error & { [SALVAGED]?: unknown })[SALVAGED] : undefined;
+  return typeof value === 'string' ? value : null;
 }
 
 /** undefined: no issuer to check against. Throws when the quirk rejects the token's issuer. */

@@ -1,20 +1,21 @@
 import type { ProviderEntry } from './types.ts';
 
 /**
- * Tokenkeeper's built-in sandbox authorization server (src/sandbox/, oidc-provider): discovery
- * from `settings.issuer`, which is the running sandbox's URL (plain http on a loopback address is
- * allowed). Short-lived access tokens, refresh-token rotation with reuse detection (RFC 9700
- * §4.14.2: presenting a rotated refresh token revokes the grant). oidc-provider only issues a
- * refresh token for `offline_access` when consent was prompted (OpenID Connect Core §11).
+ * Tokenkeeper's built-in sandbox authorization server (src/sandbox/, on oidc-provider):
+ * discovery from `settings.issuer`, which is the running sandbox's URL (plain http on a loopback
+ * address is allowed). Short-lived access tokens (120 s by default), a refresh token for every
+ * client allowed the refresh grant (no `prompt=consent` needed), rotation on every refresh with
+ * reuse detection (RFC 9700 §4.14.2: presenting a rotated refresh token revokes the grant), RFC
+ * 7009 revocation, userinfo, client credentials with the `api` scope of its demo API.
  */
 export const sandbox: ProviderEntry = {
   key: 'sandbox',
   displayName: 'Tokenkeeper sandbox',
   docsUrl: 'https://github.com/panva/node-oidc-provider/blob/main/docs/README.md',
   discovery: true,
-  defaultScopes: ['openid', 'profile', 'email', 'offline_access'],
+  defaultScopes: ['openid', 'email', 'profile', 'offline_access', 'api'],
   scopeSeparator: ' ',
-  authorizationParams: { prompt: 'consent' },
+  authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: null },

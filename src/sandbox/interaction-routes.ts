@@ -79,7 +79,8 @@ function requestedScopes(interaction: Interaction): string[] {
 async function showInteraction(provider: Provider, interaction: Interaction, res: ServerResponse): Promise<void> {
   const name = await clientName(provider, interaction);
   if (interaction.prompt.name === 'login') {
-    sendHtml(res, 200, renderLoginPage({ uid: interaction.uid, clientName: name }));
+    // OpenID Connect Core §3.1.2.1: login_hint pre-fills the username.
+    sendHtml(res, 200, renderLoginPage({ uid: interaction.uid, clientName: name, username: interaction.params.login_hint }));
   } else if (interaction.prompt.name === 'consent' && interaction.session) {
     sendHtml(res, 200, renderConsentPage({
       uid: interaction.uid,

@@ -146,7 +146,7 @@ declare module 'oidc-provider' {
     expiresWithSession?: (ctx: unknown, token: Token) => boolean | Promise<boolean>;
     features?: Record<string, Record<string, unknown>>;
     findAccount?: (ctx: unknown, sub: string, token?: Token) => Account | undefined | Promise<Account | undefined>;
-    interactions?: { url?: (ctx: unknown, interaction: Interaction) => string | Promise<string> };
+    interactions?: { policy?: Prompt[]; url?: (ctx: unknown, interaction: Interaction) => string | Promise<string> };
     issueRefreshToken?: (ctx: unknown, client: Client, code: unknown) => boolean | Promise<boolean>;
     jwks?: { keys: Record<string, unknown>[] };
     pkce?: { required?: (ctx: unknown, client: Client) => boolean };
@@ -182,6 +182,24 @@ declare module 'oidc-provider' {
   export const errors: {
     SessionNotFound: new (...args: any[]) => Error;
     InvalidRequest: new (description?: string) => Error;
+  };
+
+  export interface Check {
+    reason: string;
+  }
+
+  export interface Prompt {
+    name: string;
+    checks: { add(check: Check): void };
+  }
+
+  export const interactionPolicy: {
+    base(): Prompt[] & { get(name: string): Prompt | undefined };
+    Check: {
+      new (reason: string, description: string, check: (ctx: { oidc: { result?: { login?: unknown } } }) => boolean): Check;
+      readonly REQUEST_PROMPT: true;
+      readonly NO_NEED_TO_PROMPT: false;
+    };
   };
 
   export default Provider;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { errors, type Client, type Configuration, type KoaContextWithOIDC, type Token } from 'oidc-provider';
+import { errors, interactionPolicy, type Client, type Configuration, type KoaContextWithOIDC, type Token } from 'oidc-provider';
 import { findAccount } from './sandbox-account.ts';
 import { renderMessagePage } from './interaction-pages.ts';
 import type { SandboxStore } from './memory-adapter.ts';
@@ -31,7 +31,7 @@ export function buildProviderConfiguration(input: ProviderConfigurationInput): C
       short: { httpOnly: true, sameSite: 'lax' },
     },
     // Our own pages under /interaction/:uid (src/sandbox/interaction-routes.ts).
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: signInEveryTimePolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     findAccount,
     // The spec asks for sub, email and name in the ID token whenever `openid` is requested, so
     // the openid scope carries them; `email` and `profile` are accepted too for clients that ask.
@@ -84,6 +84,24 @@ export function buildProviderConfiguration(input: ProviderConfigurationInput): C
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin),
     renderError,
   };
+}
+
+/**
+ * oidc-provider's default policy, plus: the login page is shown on every authorization request,
+ * even with a live sandbox session. Real providers remember you; a sandbox that did would make
+ * "connect a second account" in the same browser impossible without clearing cookies. The check
+ * stands down once this request's login is done, or the flow would loop. With `prompt=none` it
+ * answers `login_required`, like a provider whose session ended.
+ */
+function signInEveryTimePolicy() {
+  const { base, Check } = interactionPolicy;
+  const policy = base();
+  policy.get('login')!.checks.add(new Check(
+    'sandbox_sign_in_every_time',
+    'The sandbox asks who you are on every authorization request',
+    (ctx) => (ctx.oidc.result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT),
+  ));
+  return policy;
 }
 
 /** RFC 7009 §2.1: a client may only revoke its own tokens. */

@@ -27,6 +27,7 @@ export interface TokenEndpointInput {
  * carrying the same headers, socket and body.
  */
 export function createTokenEndpoint(input: TokenEndpointInput) {
+  const refreshes = new RefreshSerializer();
   return async function handleTokenRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: Buffer;
     try {
@@ -37,7 +38,8 @@ export function createTokenEndpoint(input: TokenEndpointInput) {
       return;
     }
 
-    input.stats.record(grantTypeOf(req, body));
+    const form = formOf(req, body);
+    input.stats.record(form?.get('grant_type') ?? undefined);
 
     const faults = input.faults();
     if (faults.latencyMs > 0) {
@@ -68,16 +70,45 @@ export function createTokenEndpoint(input: TokenEndpointInput) {
         res.end(html);
         return;
       }
-      case 'pass':
-        await input.provider(replayRequest(req, body), res);
+      case 'pass': {
+        const refreshToken = form?.get('grant_type') === 'refresh_token' ? form.get('refresh_token') : null;
+        if (refreshToken) await refreshes.run(refreshToken, () => input.provider(replayRequest(req, body), res));
+        else await input.provider(replayRequest(req, body), res);
+      }
     }
   };
 }
 
-function grantTypeOf(req: IncomingMessage, body: Buffer): string | undefined {
+function formOf(req: IncomingMessage, body: Buffer): URLSearchParams | undefined {
   const contentType = req.headers['content-type'] ?? '';
   if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return undefined;
-  return new URLSearchParams(body.toString('utf8')).get('grant_type') ?? undefined;
+  return new URLSearchParams(body.toString('utf8'));
+}
+
+/**
+ * Runs refreshes that present the same refresh token one after the other.
+ *
+ * oidc-provider reads a refresh token, then awaits several lookups before marking it consumed;
+ * two requests racing with one token can both read it unconsumed and both succeed, forking the
+ * grant into two live token chains. Real providers with strict rotation do not forgive that
+ * race (RFC 9700 §4.14.2, and see Xero or GitHub in PROVIDERS.md), and the sandbox must not
+ * either, or Tokenkeeper's single-flight refresh could look correct while it is not. Serialised,
+ * the second request sees the token consumed, and reuse detection revokes the grant.
+ */
+class RefreshSerializer {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async run(refreshToken: string, task: () => Promise<void>): Promise<void> {
+    const previous = this.#tails.get(refreshToken) ?? Promise.resolve();
+    const current = previous.then(task);
+    const tail = current.catch(() => {});
+    this.#tails.set(refreshToken, tail);
+    try {
+      await current;
+    } finally {
+      if (this.#tails.get(refreshToken) === tail) this.#tails.delete(refreshToken);
+    }
+  }
 }
 
 /** A fresh IncomingMessage on the same socket with the same head, whose body is `body`. */

@@ -1,0 +1,2 @@
+export { renderMessagePage, escapeHtml, BASE_STYLE } from './message-page.ts';
+export { registerPages } from './pages.ts';
