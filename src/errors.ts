@@ -15,6 +15,8 @@ export const errorRegistry = {
   route_not_found: { status: 404, message: 'No such route.' },
   unauthorized: { status: 401, message: 'Missing or invalid API key: send Authorization: Bearer <api key>.' },
   invalid_cron_secret: { status: 401, message: 'Missing or invalid cron secret: send Authorization: Bearer <TOKENKEEPER_CRON_SECRET>.' },
+  dashboard_unauthorized: { status: 401, message: 'The page needs the dashboard password (HTTP Basic, any username).' },
+  cross_origin_request: { status: 403, message: 'This form can only be sent from the Tokenkeeper page itself.' },
   cron_disabled: { status: 404, message: 'Cron routes are disabled: set TOKENKEEPER_CRON_SECRET to enable them.' },
   unknown_job: { status: 404, message: 'No such job.' },
   unknown_provider: { status: 400, message: 'No such provider in the catalog.' },

@@ -86,6 +86,25 @@ describe('failure handling: permanent vs transient, cooldown, circuit breaker', 
     assert.equal((await findConnection(h.tk.database.db, id))!.status, 'active');
   });
 
+  test('a broken expires_in is a typed 502, and the rotated refresh token it carried is kept', async () => {
+    const id = await h.connect('t-expires', 'ezra');
+    h.clock.advance(100_000);
+    for (const value of [-5, 'soon']) {
+      h.sandbox.setFaults({ expiresInValue: value });
+      const response = await h.api('POST', `/v1/connections/${id}/refresh`);
+      assert.equal(response.status, 502, `expires_in ${value}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.body.error.code, 'invalid_provider_response');
+      assert.equal((await findConnection(h.tk.database.db, id))!.status, 'active');
+    }
+    // The sandbox rotated the refresh token twice; had either been dropped, reuse detection
+    // would now revoke the grant. The provider is fixed and the connection refreshes fine.
+    h.sandbox.resetFaults();
+    const ok = await h.api('POST', `/v1/connections/${id}/refresh`);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const me = await fetch(`${h.sandbox.url}/api/me`, { headers: { authorization: `Bearer ${ok.body.access_token}` } });
+    assert.equal(me.status, 200);
+  });
+
   test('a revoked grant is permanent: needs_reauth, an event, no further refreshes, and a reconnect recovers it', async () => {
     const id = await h.connect('t-revoked', 'rita');
     await h.sandbox.revokeGrants('rita');

@@ -144,8 +144,8 @@ describe('sandbox end to end', () => {
     assert.ok(reuse instanceof OAuthProviderError);
     assert.equal(reuse.error, 'invalid_grant');
     assert.deepEqual(classifyFailure(reuse, client.provider).kind, 'permanent');
-    const after = await failure(refreshAccessToken(client, next.refreshToken!));
-    assert.equal(classifyFailure(after, client.provider).code, 'connection_needs_reauth');
+    const afterReuse = await failure(refreshAccessToken(client, next.refreshToken!));
+    assert.equal(classifyFailure(afterReuse, client.provider).code, 'connection_needs_reauth', 'the whole grant is gone');
   });
 
   it('a wrong PKCE verifier is rejected with invalid_grant', async () => {

@@ -2,7 +2,9 @@ import * as oauth from 'oauth4webapi';
 import type { Clock } from '../clock.ts';
 import { getInternals } from './client-internals.ts';
 import { createRequestTransport } from './http-transport.ts';
-import { processTokenResponse, readTokenEndpointResponse, toTokenSet } from './token-response.ts';
+import { processTokenResponse } from './process-token-response.ts';
+import { readTokenEndpointResponse } from './token-response.ts';
+import { toTokenSet } from './token-set.ts';
 import type { ProviderClient, TokenSet } from './types.ts';
 
 /**

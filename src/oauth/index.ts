@@ -6,7 +6,7 @@ export { createPkce } from './pkce.ts';
 export { buildAuthorizationUrl } from './authorization-url.ts';
 export { exchangeAuthorizationCode } from './exchange-code.ts';
 export { refreshAccessToken } from './refresh-token.ts';
-export { salvagedRefreshToken } from './token-response.ts';
+export { salvagedRefreshToken } from './salvaged-refresh-token.ts';
 export { requestClientCredentials } from './client-credentials.ts';
 export { revokeToken } from './revoke-token.ts';
 export { fetchAccountIdentity, type AccountIdentity } from './account-identity.ts';

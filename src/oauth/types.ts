@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import type { ProviderEntry } from '../providers/index.ts';
+import type { IntegrationSettings, ProviderEntry } from '../providers/index.ts';
 
 /** A token endpoint response, normalized. Never logged: it holds secrets. */
 export interface TokenSet {
@@ -58,6 +58,7 @@ export interface ResolveOptions {
   clock?: Clock;
 }
 
+/** What resolveProviderClient needs from an integration (the secret already decrypted). */
 export interface IntegrationForClient {
   key: string;
   provider: string;
@@ -65,5 +66,5 @@ export interface IntegrationForClient {
   clientSecret: string | null;
   scopes: string[];
   redirectUri: string;
-  settings: import('../providers/index.ts').IntegrationSettings;
+  settings: IntegrationSettings;
 }

@@ -9,15 +9,22 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Reads the whole body, refusing more than `limit` bytes. */
+/**
+ * Reads the whole body, refusing more than `limit` bytes. A refused body is drained rather than
+ * cut off, so the client finishes sending and reads the 413 instead of a connection reset.
+ */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = (): never => {
+    req.resume();
+    throw new BodyTooLargeError();
+  };
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError();
+  if (Number.isFinite(declared) && declared > limit) tooLarge();
   const chunks: Buffer[] = [];
   let received = 0;
-  for await (const chunk of req) {
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     received += (chunk as Buffer).length;
-    if (received > limit) throw new BodyTooLargeError();
+    if (received > limit) tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, received);

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { errors, interactionPolicy, type Client, type Configuration, type KoaContextWithOIDC, type Token } from 'oidc-provider';
+import type { Client, Configuration, KoaContextWithOIDC, Token } from 'oidc-provider';
 import { findAccount } from './sandbox-account.ts';
 import { renderMessagePage } from './interaction-pages.ts';
 import type { SandboxStore } from './memory-adapter.ts';
 
+/** The oidc-provider module, loaded lazily by startSandbox (importing it costs ~0.3 s). */
+export type OidcProviderModule = typeof import('oidc-provider');
+
 export interface ProviderConfigurationInput {
+  oidc: OidcProviderModule;
   store: SandboxStore;
   jwks: { keys: Record<string, unknown>[] };
   accessTokenTtlSeconds: number;
@@ -19,7 +23,7 @@ const DAY = 24 * 60 * 60;
  * is what keeps the sandbox quiet in tests; the reasons for the behavioural choices are below.
  */
 export function buildProviderConfiguration(input: ProviderConfigurationInput): Configuration {
-  const { accessTokenTtlSeconds, refreshTokenTtlSeconds } = input;
+  const { oidc, accessTokenTtlSeconds, refreshTokenTtlSeconds } = input;
   return {
     adapter: input.store.adapterFactory(),
     jwks: input.jwks,
@@ -31,10 +35,10 @@ export function buildProviderConfiguration(input: ProviderConfigurationInput): C
       short: { httpOnly: true, sameSite: 'lax' },
     },
     // Our own pages under /interaction/:uid (src/sandbox/interaction-routes.ts).
-    interactions: { policy: signInEveryTimePolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: signInEveryTimePolicy(oidc), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     findAccount,
-    // The spec asks for sub, email and name in the ID token whenever `openid` is requested, so
-    // the openid scope carries them; `email` and `profile` are accepted too for clients that ask.
+    // Tokenkeeper reads the provider account identity from the ID token, so `openid` alone
+    // carries sub, email and name; `email` and `profile` are accepted too for clients that ask.
     claims: {
       openid: ['sub', 'email', 'email_verified', 'name'],
       email: ['email', 'email_verified'],
@@ -71,7 +75,7 @@ export function buildProviderConfiguration(input: ProviderConfigurationInput): C
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      revocation: { enabled: true, allowedPolicy: revocationAllowed },
+      revocation: { enabled: true, allowedPolicy: revocationAllowed(oidc) },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed },
       userinfo: { enabled: true },
       // Opaque access tokens for the sandbox itself: no resource servers to configure.
@@ -93,8 +97,8 @@ export function buildProviderConfiguration(input: ProviderConfigurationInput): C
  * stands down once this request's login is done, or the flow would loop. With `prompt=none` it
  * answers `login_required`, like a provider whose session ended.
  */
-function signInEveryTimePolicy() {
-  const { base, Check } = interactionPolicy;
+function signInEveryTimePolicy(oidc: OidcProviderModule) {
+  const { base, Check } = oidc.interactionPolicy;
   const policy = base();
   policy.get('login')!.checks.add(new Check(
     'sandbox_sign_in_every_time',
@@ -105,10 +109,12 @@ function signInEveryTimePolicy() {
 }
 
 /** RFC 7009 §2.1: a client may only revoke its own tokens. */
-async function revocationAllowed(_ctx: unknown, client: Client, token: Token): Promise<boolean> {
-  if (token.clientId === client.clientId) return true;
-  if (client.clientAuthMethod === 'none') return false;
-  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+function revocationAllowed(oidc: OidcProviderModule) {
+  return async (_ctx: unknown, client: Client, token: Token): Promise<boolean> => {
+    if (token.clientId === client.clientId) return true;
+    if (client.clientAuthMethod === 'none') return false;
+    throw new oidc.errors.InvalidRequest('client is not authorized to revoke the presented token');
+  };
 }
 
 /** RFC 7662 §2.1: public clients only learn about their own tokens. */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Provider } from 'oidc-provider';
+import type { Provider } from 'oidc-provider';
 import { TokenkeeperError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createAdminRoutes } from './admin-routes.ts';
@@ -95,14 +95,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
   });
 
-  const [jwks] = await Promise.all([generateSigningKeys(), listen(server, port, host)]);
+  const [oidc, jwks] = await Promise.all([import('oidc-provider'), generateSigningKeys(), listen(server, port, host)]);
   const actualPort = (server.address() as AddressInfo).port;
   const issuer = `http://${issuerHost(host)}:${actualPort}`;
 
   const store = new SandboxStore();
   let provider: Provider;
   try {
-    provider = new Provider(issuer, buildProviderConfiguration({ store, jwks, accessTokenTtlSeconds, refreshTokenTtlSeconds }));
+    // A plain-http loopback issuer is fine with oidc-provider: it only insists on https when the
+    // issuer says https. Cookies are not marked Secure because Koa sees a plain-http request,
+    // and `provider.proxy` stays false: nothing here sits behind a proxy whose X-Forwarded-*
+    // headers should be trusted.
+    provider = new oidc.Provider(issuer, buildProviderConfiguration({ oidc, store, jwks, accessTokenTtlSeconds, refreshTokenTtlSeconds }));
     watchProviderEvents(provider, logger);
     const clients = new Map<string, SandboxClient>();
     clients.set(SANDBOX_DEFAULT_CLIENT.client_id, {

@@ -34,24 +34,26 @@ export function createTokenEndpoint(input: TokenEndpointInput) {
       body = await readBody(req, TOKEN_BODY_LIMIT_BYTES);
     } catch (error) {
       if (!(error instanceof BodyTooLargeError)) throw error;
-      sendJson(res, 413, { error: 'invalid_request', error_description: 'request body too large' }, { connection: 'close' });
+      sendJson(res, 413, { error: 'invalid_request', error_description: 'request body too large' });
       return;
     }
 
     const form = formOf(req, body);
     input.stats.record(form?.get('grant_type') ?? undefined);
 
-    const faults = input.faults();
-    if (faults.latencyMs > 0) {
+    const latencyMs = input.faults().latencyMs;
+    if (latencyMs > 0) {
       try {
-        await delay(faults.latencyMs, undefined, { signal: input.signal });
+        await delay(latencyMs, undefined, { signal: input.signal });
       } catch {
         res.destroy();
         return;
       }
     }
 
-    const decision = decideFault(faults, input.random);
+    // Read the switches again after the delay: they may have changed meanwhile, and a
+    // `next…Count` must count down on the current setting.
+    const decision = decideFault(input.faults(), input.random);
     switch (decision.kind) {
       case 'rate_limited':
         // RFC 6585 §4 with Retry-After (RFC 9110 §10.2.3, delay in seconds).
@@ -88,12 +90,15 @@ function formOf(req: IncomingMessage, body: Buffer): URLSearchParams | undefined
 /**
  * Runs refreshes that present the same refresh token one after the other.
  *
- * oidc-provider reads a refresh token, then awaits several lookups before marking it consumed;
- * two requests racing with one token can both read it unconsumed and both succeed, forking the
- * grant into two live token chains. Real providers with strict rotation do not forgive that
- * race (RFC 9700 §4.14.2, and see Xero or GitHub in PROVIDERS.md), and the sandbox must not
- * either, or Tokenkeeper's single-flight refresh could look correct while it is not. Serialised,
- * the second request sees the token consumed, and reuse detection revokes the grant.
+ * oidc-provider reads a refresh token, then awaits several lookups before marking it consumed.
+ * With this in-memory store those awaits happen not to yield to another request, so today two
+ * racing refreshes already resolve as one winner and one reuse; but that is an accident of the
+ * storage and of oidc-provider's internals, not a guarantee. Were they to interleave, both
+ * requests would succeed and fork the grant into two live token chains. Real providers with
+ * strict rotation do not forgive that race (RFC 9700 §4.14.2; Xero, GitHub in PROVIDERS.md),
+ * and the sandbox must not either, or a broken single-flight refresh in Tokenkeeper could pass
+ * its tests. Serialised, the later request always sees the token consumed, and reuse detection
+ * revokes the grant.
  */
 class RefreshSerializer {
   readonly #tails = new Map<string, Promise<void>>();

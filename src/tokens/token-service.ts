@@ -5,7 +5,14 @@ import { TokenkeeperError, isTokenkeeperError, type ErrorCode } from '../errors.
 import type { ConnectionRef, EventBus, RefreshTrigger } from '../events.ts';
 import type { IntegrationService, ResolvedIntegration } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { classifyFailure, refreshAccessToken, requestClientCredentials, type Classification, type TokenSet } from '../oauth/index.ts';
+import {
+  classifyFailure,
+  refreshAccessToken,
+  requestClientCredentials,
+  salvagedRefreshToken,
+  type Classification,
+  type TokenSet,
+} from '../oauth/index.ts';
 import {
   findConnection,
   releaseLease,
@@ -379,6 +386,18 @@ export class TokenService {
         }
         const delay = classification.retryAfterMs ?? fullJitterDelay(attempt, requestRetry, this.options.random);
         lastFailure = classification;
+        // A rejected 2xx may still carry a rotated refresh token: the old one is dead at the
+        // provider, so keep the new one (invariant 3) and do not retry with the old one.
+        const salvaged = salvagedRefreshToken(error);
+        if (salvaged !== null && entry.tokens) {
+          await this.commitTransientFailure(leased, integration, leaseOwner, classification, options.trigger, clock.now() - started, {
+            ...entry.tokens,
+            refresh_token: salvaged,
+          });
+          throw new TokenkeeperError(classification.code, `Refresh failed: ${classification.reason}.`, {
+            details: { reason: classification.reason, provider_error: classification.providerError },
+          });
+        }
         if (attempt + 1 < attempts && clock.now() + delay < deadline && delay <= requestRetry.maxMs) {
           this.options.logger.debug('token endpoint failed transiently, retrying', { connectionId: leased.id, attempt, delayMs: delay, error: classification.reason });
           await sleep(delay);
@@ -458,6 +477,7 @@ export class TokenService {
     classification: { code: ErrorCode; reason: string; providerError: string | null; retryAfterMs: number | null },
     trigger: RefreshTrigger,
     durationMs: number,
+    salvagedTokens?: StoredTokens,
   ): Promise<void> {
     const { db, clock, events } = this.options;
     const failures = leased.failureCount + 1;
@@ -475,6 +495,7 @@ export class TokenService {
         lastErrorCode: classification.providerError ?? classification.code,
         lastErrorMessage: classification.reason,
         updatedAt: clock.now(),
+        ...(salvagedTokens ? { tokensSealed: this.sealTokens(leased.id, salvagedTokens), lastRefreshAt: clock.now() } : {}),
       },
       leaseOwner,
     );

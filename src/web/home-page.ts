@@ -209,7 +209,7 @@ function renderDevHint(view: HomePageView): string {
   const command = `curl -H "Authorization: Bearer $(cat \"${view.devApiKeyPath}\")" \\\n  ${view.publicUrl}/v1/connections/${id}/token`;
   return `<section class="card" aria-labelledby="try-title">
 <h2 id="try-title">Fetch a token</h2>
-<p class="muted">Development only: the API key below was generated into the data directory at start-up.</p>
+<p class="muted">Development only: this command reads the API key that was generated into the data directory at start-up.</p>
 <pre><code>${escapeHtml(command)}</code></pre>
 </section>`;
 }

@@ -1,5 +1,207 @@
-import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorRegistry, isTokenkeeperError, type ErrorCode } from '../errors.ts';
+import { isId } from '../ids.ts';
 import type { Tokenkeeper } from '../service.ts';
+import { renderHomePage, type Banner, type ConnectionRow } from './home-page.ts';
+import { renderMessagePage } from './message-page.ts';
+import { BASIC_CHALLENGE, hasDashboardPassword, pageAccess } from './page-access.ts';
+import { isSameOriginPost } from './same-origin.ts';
 
-/** Placeholder: the first page is registered here. */
-export function registerPages(_app: FastifyInstance, _tk: Tokenkeeper): void {}
+const DEFAULT_OWNER_ID = 'demo-user';
+const MAX_CONNECTIONS = 500;
+const FORM_LIMIT_BYTES = 4096;
+
+/** Friendlier words than the registry's for outcomes a person sees on this page. */
+const BANNER_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  access_denied: 'Access was not granted at the provider, so nothing was connected. Press Connect to try again.',
+  invalid_request: 'The owner id must be 1-200 printable characters without spaces.',
+  integration_disabled: 'That integration is disabled; enable it before connecting.',
+  integration_not_found: 'That integration no longer exists.',
+};
+
+/**
+ * The first page: `/` lists integrations (each with a Connect button) and connections (status,
+ * owner, a live expiry countdown); `POST /ui/connect` starts the connect flow for the owner
+ * typed on the page and sends the browser to the connect link; `GET /ui/connections.json`
+ * feeds the countdown fresh expiry times. Server-rendered, one small inline script.
+ *
+ * Access follows `pageAccess`: open in development, absent in production unless a dashboard
+ * password is set (then HTTP Basic). The routes live in their own Fastify scope so the form
+ * body parser and the access hook touch nothing else.
+ */
+export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
+  const access = pageAccess(tk.config);
+  if (access.kind === 'off') return;
+  const { publicUrl } = tk.config;
+  const basePath = new URL(publicUrl).pathname.replace(/\/+$/, '');
+
+  app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT_BYTES }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))));
+    });
+
+    scope.addHook('onRequest', async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'same-origin');
+      if (access.kind === 'password' && !hasDashboardPassword(request.headers.authorization, access.password)) {
+        return sendPage(
+          reply.header('www-authenticate', BASIC_CHALLENGE),
+          401,
+          renderMessagePage({
+            title: 'Sign-in required',
+            message: 'This page is protected by the dashboard password (TOKENKEEPER_DASHBOARD_PASSWORD). Any username works.',
+            code: 'dashboard_unauthorized',
+            ok: false,
+          }),
+        );
+      }
+    });
+
+    scope.setErrorHandler((error, _request, reply) => {
+      const code = pageErrorCode(error);
+      const status = errorRegistry[code].status;
+      if (status >= 500) tk.logger.error('page failed', { error });
+      return sendPage(reply, status, renderMessagePage({ title: 'Something went wrong', message: errorRegistry[code].message, code, ok: false }));
+    });
+
+    scope.get('/', async (request, reply) => {
+      const query = request.query as Record<string, unknown>;
+      const nowMs = tk.clock.now();
+      const [integrations, listed] = await Promise.all([tk.integrations.list(), tk.connections.list({ limit: String(MAX_CONNECTIONS) })]);
+      const keys = new Map(integrations.map((integration) => [integration.id, integration.key]));
+      const connections: ConnectionRow[] = listed.records
+        .map((record) => ({
+          id: record.id,
+          integrationKey: keys.get(record.integrationId) ?? '?',
+          ownerId: record.ownerId,
+          kind: record.kind,
+          accountLabel: record.accountLabel,
+          accountId: record.accountId,
+          status: record.status,
+          statusReason: record.statusReason,
+          expiresAt: record.expiresAt,
+        }))
+        .reverse();
+      const nonce = randomBytes(16).toString('base64');
+      const highlightId = isId(query.connection_id, 'con') ? query.connection_id : null;
+      const html = renderHomePage({
+        integrations: integrations.map((integration) => ({
+          key: integration.key,
+          provider: integration.provider,
+          displayName: integration.displayName,
+          enabled: integration.enabled,
+        })),
+        connections,
+        truncated: listed.next !== null,
+        banner: bannerFor(query, connections.find((c) => c.id === highlightId) ?? null),
+        highlightId,
+        basePath,
+        env: tk.config.env,
+        nowMs,
+        nonce,
+        defaultOwnerId: DEFAULT_OWNER_ID,
+        devApiKeyPath: tk.config.env === 'development' ? join(tk.config.dataDir, 'dev-api-key') : null,
+        publicUrl,
+      });
+      return sendPage(reply, 200, html, nonce);
+    });
+
+    scope.get('/ui/connections.json', async () => {
+      const listed = await tk.connections.list({ limit: String(MAX_CONNECTIONS) });
+      const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+      return {
+        now: new Date(tk.clock.now()).toISOString(),
+        connections: listed.records.map((record) => ({
+          id: record.id,
+          status: record.status,
+          status_reason: record.statusReason,
+          expires_at: iso(record.expiresAt),
+        })),
+      };
+    });
+
+    scope.post('/ui/connect', async (request: FastifyRequest, reply) => {
+      if (!isSameOriginPost(request.headers, publicUrl, request.protocol)) {
+        return sendPage(
+          reply,
+          403,
+          renderMessagePage({
+            title: 'Request refused',
+            message: 'This form can only be sent from the Tokenkeeper page itself (the Origin or Referer header did not match).',
+            code: 'cross_origin_request',
+            ok: false,
+            hint: `Open ${publicUrl}/ and press Connect there.`,
+          }),
+        );
+      }
+      const form = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
+      const integration = typeof form.integration === 'string' ? form.integration : '';
+      const ownerId = typeof form.owner_id === 'string' ? form.owner_id.trim() : '';
+      try {
+        const session = await tk.connect.createSession({ integration, owner_id: ownerId, redirect_to: `${publicUrl}/` });
+        // 303: the browser follows with a GET (RFC 9110 §15.4.4).
+        return reply.redirect(session.connectUrl, 303);
+      } catch (error) {
+        if (isTokenkeeperError(error) && error.status < 500) return reply.redirect(`${basePath}/?error=${encodeURIComponent(error.code)}`, 303);
+        throw error;
+      }
+    });
+  });
+}
+
+/**
+ * The banner after a round trip: the callback appends `connection_id` and `status`
+ * (`connected` | `reconnected`) on success, or `error=<code>`. Only known codes get a message;
+ * the page never echoes free text from the query string (a crafted link could otherwise put
+ * words in Tokenkeeper's mouth).
+ */
+function bannerFor(query: Record<string, unknown>, connection: ConnectionRow | null): Banner | null {
+  const error = query.error;
+  if (typeof error === 'string' && error !== '') {
+    const code = /^[a-z_]{1,64}$/.test(error) && error in errorRegistry ? (error as ErrorCode) : null;
+    return {
+      ok: false,
+      title: code === 'access_denied' ? 'Not connected' : 'The connection did not complete',
+      message: code ? (BANNER_MESSAGES[code] ?? errorRegistry[code].message) : 'An unknown error was reported.',
+      code: code ?? undefined,
+    };
+  }
+  if (typeof query.connection_id === 'string') {
+    const reconnected = query.status === 'reconnected';
+    const who = connection ? (connection.accountLabel ?? connection.accountId) : null;
+    return {
+      ok: true,
+      title: reconnected ? 'Account reconnected' : 'Account connected',
+      message: connection
+        ? `${who ?? 'The account'} is ${reconnected ? 'connected again' : 'connected'} through ${connection.integrationKey} for ${connection.ownerId ?? 'the system'}. Its token is kept fresh from now on.`
+        : 'The connection was stored.',
+    };
+  }
+  return null;
+}
+
+/** A stable code for whatever went wrong in a page route (Fastify's body errors included). */
+function pageErrorCode(error: unknown): ErrorCode {
+  if (isTokenkeeperError(error)) return error.code;
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (typeof status === 'number' && status >= 400 && status < 500) return 'invalid_request';
+  return 'internal_error';
+}
+
+/**
+ * Sends HTML. With a nonce, a Content Security Policy allows only that inline script, same-origin
+ * fetches, inline styles, and no framing (the Connect button must not be clickjacked).
+ */
+function sendPage(reply: FastifyReply, status: number, html: string, nonce?: string): FastifyReply {
+  const scripts = nonce ? `'nonce-${nonce}'` : "'none'";
+  reply.header(
+    'content-security-policy',
+    `default-src 'none'; script-src ${scripts}; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'`,
+  );
+  return reply.code(status).type('text/html; charset=utf-8').send(html);
+}
