@@ -48,6 +48,7 @@ export async function startServer(config: Readonly<Config>, options: StartServer
       });
       await ensureSandboxIntegration(tk, sandbox);
     }
+    await ensureSystemConnections(tk);
     http = await buildHttpApp(tk, options.http);
     const address = await http.app.listen({ port: options.port ?? config.port, host: config.host });
     const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk) : null;
@@ -71,6 +72,22 @@ export async function startServer(config: Readonly<Config>, options: StartServer
     await sandbox?.close().catch(() => undefined);
     await tk.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * System connections minted by client credentials are made at start-up, so the first request
+ * without a user finds one. A provider that is down does not stop the service: the sweep keeps
+ * trying.
+ */
+async function ensureSystemConnections(tk: Tokenkeeper): Promise<void> {
+  for (const integration of await tk.integrations.list()) {
+    if (integration.systemGrant !== 'client_credentials' || !integration.enabled) continue;
+    try {
+      await tk.connections.ensureSystemConnection(integration.key);
+    } catch (error) {
+      tk.logger.warn('could not mint the system connection at start-up; the sweep will retry', { integration: integration.key, error });
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.ts';
 import type { ConnectionService, TokenService } from '../tokens/index.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { listProviders } from '../providers/index.ts';
+import { getProvider } from '../providers/index.ts';
 import { listDueForRefresh, listIdleSince, type Database } from '../store/index.ts';
 import { sleep } from '../tokens/index.ts';
 
@@ -45,11 +45,13 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   const batch = deps.batchSize ?? 1000;
 
   const due = await listDueForRefresh(deps.db, now, batch);
-  const idleProviders = listProviders()
-    .filter((provider) => provider.refresh.maxIdleDays !== null)
-    .map((provider) => ({ provider: provider.key, idleSince: now - (provider.refresh.maxIdleDays! * DAY_MS) / 2 }));
+  const integrations = await deps.integrations.list();
+  const idleIntegrations = integrations.flatMap((integration) => {
+    const maxIdleDays = maxIdleDaysOf(integration.provider, integration.settings);
+    return integration.enabled && maxIdleDays !== null ? [{ integrationId: integration.id, idleSince: now - (maxIdleDays * DAY_MS) / 2 }] : [];
+  });
   const dueIds = new Set(due.map((row) => row.id));
-  const idle = (await listIdleSince(deps.db, idleProviders, now, batch)).filter((row) => !dueIds.has(row.id));
+  const idle = (await listIdleSince(deps.db, idleIntegrations, now, batch)).filter((row) => !dueIds.has(row.id));
 
   const work: { id: string; trigger: 'sweep' | 'idle' }[] = [
     ...due.map((row) => ({ id: row.id, trigger: 'sweep' as const })),
@@ -71,7 +73,7 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, work.length)) }, worker));
 
   // System connections minted by client credentials: make sure one exists.
-  for (const integration of await deps.integrations.list()) {
+  for (const integration of integrations) {
     if (integration.systemGrant !== 'client_credentials' || !integration.enabled) continue;
     try {
       await deps.connections.ensureSystemConnection(integration.key);
@@ -82,4 +84,12 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   }
   report.duration_ms = Date.now() - startedAt;
   return report;
+}
+
+/** The integration's setting, else the provider catalog's idle limit for refresh tokens. */
+function maxIdleDaysOf(providerKey: string, settings: Record<string, unknown>): number | null {
+  const override = settings.refreshTokenMaxIdleDays;
+  if (typeof override === 'number') return override;
+  if (override === null) return null;
+  return getProvider(providerKey)?.refresh.maxIdleDays ?? null;
 }

@@ -104,4 +104,10 @@ export interface IntegrationSettings {
   clientAuth?: 'client_secret_basic' | 'client_secret_post';
   pkce?: boolean;
   defaultAccessTokenLifetimeSeconds?: number | null;
+  /**
+   * Days after which an unused refresh token dies at this provider (overrides the catalog's
+   * `refresh.maxIdleDays`; e.g. Xero's 60 through `custom`). The sweep exercises refresh tokens
+   * idle for half of it. null: they do not die unused.
+   */
+  refreshTokenMaxIdleDays?: number | null;
 }

@@ -4,7 +4,7 @@ import type { IntegrationSettings } from './types.ts';
 
 const ENDPOINT_FIELDS = ['issuer', 'authorizationEndpoint', 'tokenEndpoint', 'revocationEndpoint', 'userinfoEndpoint'] as const;
 const KNOWN_FIELDS = new Set<string>([
-  ...ENDPOINT_FIELDS, 'tenant', 'authorizationParams', 'scopeSeparator', 'clientAuth', 'pkce', 'defaultAccessTokenLifetimeSeconds',
+  ...ENDPOINT_FIELDS, 'tenant', 'authorizationParams', 'scopeSeparator', 'clientAuth', 'pkce', 'defaultAccessTokenLifetimeSeconds', 'refreshTokenMaxIdleDays',
 ]);
 
 /**
@@ -101,6 +101,13 @@ export function validateIntegrationSettings(providerKey: string, settings: unkno
     if (value !== null && (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_LIFETIME_SECONDS)) {
       problems.push(`defaultAccessTokenLifetimeSeconds must be a positive integer (at most ${MAX_LIFETIME_SECONDS}) or null`);
     } else out.defaultAccessTokenLifetimeSeconds = value;
+  }
+
+  if (input.refreshTokenMaxIdleDays !== undefined) {
+    const value = input.refreshTokenMaxIdleDays;
+    if (value !== null && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 3650)) {
+      problems.push('refreshTokenMaxIdleDays must be a positive number of days (at most 3650) or null');
+    } else out.refreshTokenMaxIdleDays = value;
   }
 
   for (const required of provider.requiredSettings) {

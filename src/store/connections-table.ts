@@ -272,26 +272,24 @@ export async function listDueForRefresh(db: Database, now: number, limit: number
   return rows;
 }
 
-/** Connections of the given providers whose refresh token has not been used since `idleSince`. */
+/** Connections of the given integrations whose refresh token has not been used since `idleSince`. */
 export async function listIdleSince(
   db: Database,
-  providers: { provider: string; idleSince: number }[],
+  integrations: { integrationId: string; idleSince: number }[],
   now: number,
   limit: number,
 ): Promise<{ id: string; integrationId: string }[]> {
-  if (providers.length === 0) return [];
+  if (integrations.length === 0) return [];
   const rows = await db
     .selectFrom('connections as c')
-    .innerJoin('integrations as i', 'i.id', 'c.integration_id')
     .select(['c.id as id', 'c.integration_id as integrationId'])
     .where('c.status', 'in', ['active', 'degraded'])
-    .where('i.enabled', '=', 1)
     .where((eb) => eb.or([eb('c.next_attempt_at', 'is', null), eb('c.next_attempt_at', '<=', now)]))
     .where((eb) =>
       eb.or(
-        providers.map(({ provider, idleSince }) =>
+        integrations.map(({ integrationId, idleSince }) =>
           eb.and([
-            eb('i.provider', '=', provider),
+            eb('c.integration_id', '=', integrationId),
             eb(sql`coalesce(c.last_refresh_at, c.created_at)`, '<', idleSince),
           ]),
         ),
