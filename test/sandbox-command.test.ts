@@ -48,8 +48,11 @@ describe('tokenkeeper sandbox (command)', () => {
   test('runs, prints the issuer and the dev credentials, serves until stopped, returns 0', async () => {
     const stop = new AbortController();
     const capture = captureIo(stop.signal);
-    const exit = runSandboxCommand(['--port', '0', '--access-token-ttl', '30', '--redirect-uri', 'https://app.example/cb'], capture.io);
-    await waitFor(() => capture.stdout().includes('Ctrl+C'));
+    let finished = false;
+    const exit = runSandboxCommand(['--port', '0', '--access-token-ttl', '30', '--redirect-uri', 'https://app.example/cb'], capture.io)
+      .finally(() => (finished = true));
+    await waitFor(() => capture.stdout().includes('Ctrl+C') || finished);
+    assert.equal(finished, false, capture.stderr());
 
     const issuer = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(capture.stdout())?.[1];
     assert.ok(issuer, capture.stdout());
@@ -150,8 +153,11 @@ describe('tokenkeeper sandbox (process)', () => {
       });
     `);
     let output = '';
+    let exited = false;
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(() => output.includes('Ctrl+C'));
+    child.on('exit', () => (exited = true));
+    await waitFor(() => output.includes('Ctrl+C') || exited);
+    assert.equal(exited, false, 'the sandbox command exited before it was stopped');
     const issuer = /running at (\S+)/.exec(output)![1]!;
     assert.equal((await fetch(`${issuer}/.well-known/openid-configuration`)).status, 200);
     child.kill('SIGINT');

@@ -111,7 +111,10 @@ describe('the first page in a browser (development)', { skip: CHROMIUM ? false :
     const integration = page.locator('tr[data-integration="sandbox"]');
     assert.match(await integration.innerText(), /Sandbox \(local test provider\)\s+sandbox\s+sandbox\s+enabled/);
     assert.equal(await page.locator('#owner-id').inputValue(), 'demo-user');
-    assert.match(await page.locator('body').innerText(), /No connections yet/);
+    // The only connection so far is the sandbox's system connection, minted at start-up.
+    const rowsBefore = page.locator('tr[data-connection-id]');
+    assert.equal(await rowsBefore.count(), 1);
+    assert.match(await rowsBefore.first().innerText(), /system/);
 
     // Owner ids come from the embedding app's users: the page must show them as text, never as markup.
     const ownerId = '<b>web-user</b>';
