@@ -20,6 +20,7 @@ export function toTokenkeeperError(error: unknown): TokenkeeperError {
   if (typeof fastifyError?.code === 'string' && FASTIFY_CODES[fastifyError.code]) {
     return new TokenkeeperError(FASTIFY_CODES[fastifyError.code]!);
   }
+  if (isStorageUnavailable(error)) return new TokenkeeperError('storage_unavailable', undefined, { cause: error, retryAfterMs: 1_000 });
   if (error instanceof SyntaxError || fastifyError?.statusCode === 400) return new TokenkeeperError('invalid_json');
   if (fastifyError?.statusCode === 413) return new TokenkeeperError('payload_too_large');
   if (fastifyError?.statusCode === 415) return new TokenkeeperError('unsupported_media_type');
@@ -41,4 +42,18 @@ export function errorHandler(logger: Logger) {
     }
     return sendError(reply, mapped);
   };
+}
+
+/**
+ * Storage trouble that is not the request's fault: the database closed under us, a write lock
+ * held by another process past busy_timeout (SQLITE_BUSY / SQLITE_LOCKED), a PostgreSQL
+ * connection failure. The client gets a 503 to retry, not a 500.
+ */
+function isStorageUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, errcode } = error as Error & { code?: unknown; errcode?: unknown };
+  if (code === 'ERR_SQLITE_ERROR' && (errcode === 5 || errcode === 6)) return true;
+  if (code === 'ERR_INVALID_STATE' && /database is not open/i.test(error.message)) return true;
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', '57P01', '08006', '08001'].includes(code)) return true;
+  return /driver has already been destroyed/i.test(error.message);
 }
