@@ -246,12 +246,17 @@ export async function deleteConnection(db: Database, id: string): Promise<boolea
 }
 
 /**
- * Connections the proactive sweep should refresh now: active or degraded, with a refresh token
- * to use (checked by the caller), whose remaining lifetime is under max(buffer, 25 % of the
- * lifetime the provider granted). The max is written as CASE so the same SQL runs on SQLite
- * (scalar max) and PostgreSQL (greatest).
+ * Connections the proactive sweep should refresh now: active or degraded, whose remaining
+ * lifetime is under max(effective buffer, 25 % of the lifetime the provider granted), where the
+ * effective buffer is the integration's buffer capped at half that lifetime (a 300 s buffer on a
+ * 120 s token would otherwise refresh it on every sweep). Mirrors `sweepThresholdMs` in
+ * tokens/. Written with CASE so the same SQL runs on SQLite and PostgreSQL.
  */
 export async function listDueForRefresh(db: Database, now: number, limit: number): Promise<{ id: string; integrationId: string }[]> {
+  const lifetime = sql<number>`(c.expires_at - coalesce(c.issued_at, c.expires_at))`;
+  const buffer = sql<number>`(i.refresh_buffer_seconds * 1000)`;
+  const effectiveBuffer = sql<number>`(case when ${lifetime} > 0 and ${buffer} > ${lifetime} / 2 then ${lifetime} / 2 else ${buffer} end)`;
+  const threshold = sql<number>`(case when ${effectiveBuffer} > ${lifetime} / 4 then ${effectiveBuffer} else ${lifetime} / 4 end)`;
   const rows = await db
     .selectFrom('connections as c')
     .innerJoin('integrations as i', 'i.id', 'c.integration_id')
@@ -260,12 +265,7 @@ export async function listDueForRefresh(db: Database, now: number, limit: number
     .where('i.enabled', '=', 1)
     .where('c.expires_at', 'is not', null)
     .where((eb) => eb.or([eb('c.next_attempt_at', 'is', null), eb('c.next_attempt_at', '<=', now)]))
-    .where(
-      sql<boolean>`c.expires_at - ${now} < case
-        when i.refresh_buffer_seconds * 1000 > (c.expires_at - coalesce(c.issued_at, c.expires_at)) / 4
-        then i.refresh_buffer_seconds * 1000
-        else (c.expires_at - coalesce(c.issued_at, c.expires_at)) / 4 end`,
-    )
+    .where(sql<boolean>`c.expires_at - ${now} < ${threshold}`)
     .orderBy('c.expires_at')
     .limit(limit)
     .execute();
