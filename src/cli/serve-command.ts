@@ -1,0 +1,144 @@
+import { join } from 'node:path';
+import type { Config } from '../config/index.ts';
+import { DEVELOPMENT_KEY_FILE } from '../crypto/index.ts';
+import { startServer, type RunningServer } from '../server.ts';
+import { parseCommandArgs } from './command.ts';
+import { EXIT_FAILURE, EXIT_OK, type CliIo } from './io.ts';
+import { createCliLogger, loadCliConfig } from './open-tokenkeeper.ts';
+import { tokenkeeperVersion } from './version.ts';
+
+const USAGE = `Usage: tokenkeeper serve
+
+Runs Tokenkeeper: the HTTP API, the web page and the proactive refresh scheduler, after
+applying pending database migrations. In development it also runs the sandbox OAuth provider
+beside it with a ready "sandbox" integration, and prints an API key and a curl command to try.
+Stops cleanly on Ctrl+C (SIGINT) or SIGTERM. \`npm start\` runs this command.
+
+Everything is configured through environment variables or a .env file in the working directory
+(docs/configuration.md), e.g. TOKENKEEPER_PORT (default 3170), TOKENKEEPER_PUBLIC_URL,
+TOKENKEEPER_DATA_DIR (default ./data), TOKENKEEPER_ENCRYPTION_KEYS, TOKENKEEPER_ENV.
+
+Options:
+  -h, --help   show this help
+`;
+
+export async function runServeCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommandArgs('serve', USAGE, argv, {});
+  if (values.help) {
+    io.stdout(USAGE);
+    return EXIT_OK;
+  }
+  const config = loadCliConfig(io);
+  const logger = createCliLogger(config, io, 'debug');
+  let running: RunningServer;
+  try {
+    running = await startServer(config, { logger });
+  } catch (error) {
+    const explained = explainStartFailure(error, config);
+    if (explained === null) throw error;
+    io.stderr(`tokenkeeper serve: cannot start: ${explained}\n`);
+    return EXIT_FAILURE;
+  }
+  io.stdout(banner(config, running));
+
+  await waitForStop(io);
+  io.stderr('Stopping… (press Ctrl+C again to quit at once)\n');
+  try {
+    await running.close();
+  } finally {
+    process.off('SIGINT', forceQuit);
+    process.off('SIGTERM', forceQuit);
+  }
+  io.stdout('Tokenkeeper stopped.\n');
+  return EXIT_OK;
+}
+
+/** What an operator needs after start: where to go, how to call the API, where data lives. */
+function banner(config: Readonly<Config>, running: RunningServer): string {
+  const url = running.url;
+  const rows: [string, string][] = [['Open', `${url}/`]];
+  rows.push(['API', `${url}/v1   (OpenAPI document: ${url}/openapi.json, health: ${url}/health)`]);
+  if (running.sandbox) {
+    rows.push(['Sandbox provider', `${running.sandbox.issuer}   (the "sandbox" integration uses it; any username signs in)`]);
+  }
+  if (running.developmentApiKey) {
+    rows.push(['API key', `${running.developmentApiKey}   (development only; kept in ${join(config.dataDir, 'dev-api-key')})`]);
+    rows.push(['Try', `curl -H "Authorization: Bearer ${running.developmentApiKey}" ${url}/v1/connections`]);
+  } else {
+    rows.push(['API key', 'create one with `tokenkeeper keys create --name <name>`']);
+  }
+  rows.push(['OAuth callback', `${config.callbackUrl}   (register this redirect URI at each provider)`]);
+  rows.push(['Data', `${running.tk.database.location}`]);
+  rows.push([
+    'Encryption',
+    config.encryptionKeys === null
+      ? `development key in ${join(config.dataDir, DEVELOPMENT_KEY_FILE)} (production needs TOKENKEEPER_ENCRYPTION_KEYS)`
+      : `AES-256-GCM, primary key "${running.tk.keyRing.primaryKeyId}"`,
+  ]);
+  rows.push([
+    'Refresh sweep',
+    config.sweepIntervalSeconds > 0 ? `every ${config.sweepIntervalSeconds} s` : 'off (TOKENKEEPER_SWEEP_INTERVAL=0: call POST /v1/cron/refresh from a scheduler)',
+  ]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return (
+    `\nTokenkeeper ${tokenkeeperVersion()} is running (${config.env}).\n\n` +
+    rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}\n`).join('') +
+    (running.sandbox ? `\nOpen ${url}/ and press Connect on the sandbox integration to connect a test account.\n` : '') +
+    '\nPress Ctrl+C to stop.\n'
+  );
+}
+
+/**
+ * Resolves on SIGINT, SIGTERM or `io.signal`. From then on a second signal quits at once
+ * (exit 130), for a shutdown that hangs on a stuck connection; the caller removes that handler
+ * once it has closed everything.
+ */
+function waitForStop(io: CliIo): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      process.once('SIGINT', forceQuit);
+      process.once('SIGTERM', forceQuit);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+function forceQuit(): void {
+  process.exit(130);
+}
+
+/**
+ * Start-up failures an operator can fix, told in their terms (which port, which variable), or
+ * null for anything else (then main.ts reports it).
+ */
+export function explainStartFailure(error: unknown, config: Readonly<Config>): string | null {
+  const code = (error as { code?: unknown })?.code;
+  const port = (error as { port?: unknown })?.port;
+  const isSandboxPort = config.sandbox.enabled && port === config.sandbox.port && port !== config.port;
+  const variable = isSandboxPort ? 'TOKENKEEPER_SANDBOX_PORT' : 'TOKENKEEPER_PORT';
+  const what = isSandboxPort ? 'the sandbox provider' : 'Tokenkeeper';
+  const shownPort = typeof port === 'number' ? port : isSandboxPort ? config.sandbox.port : config.port;
+  if (code === 'EADDRINUSE') {
+    return (
+      `port ${shownPort} (for ${what}) is already in use — probably another Tokenkeeper, or another program.\n` +
+      `Stop it, or choose a free port with ${variable}=<port>` +
+      (isSandboxPort
+        ? ' (or turn the sandbox off with TOKENKEEPER_SANDBOX=false).'
+        : ' (TOKENKEEPER_PUBLIC_URL follows it unless you set that too).')
+    );
+  }
+  if (code === 'EACCES') {
+    return `not allowed to listen on port ${shownPort} (for ${what}); ports below 1024 need extra privileges. Choose another with ${variable}=<port>.`;
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return `cannot listen on ${config.host}: this machine has no such address. Set TOKENKEEPER_HOST to 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces).`;
+  }
+  return null;
+}
