@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/index.ts';
+import { KeyRing } from '../src/crypto/index.ts';
+import { createApiKey } from '../src/http/index.ts';
+import type { SandboxServer } from '../src/sandbox/index.ts';
+import { SANDBOX_INTEGRATION_KEY, startServer, type RunningServer } from '../src/server.ts';
+import { completeSandboxLogin } from '../test/helpers/sandbox-login.ts';
+import { findFreePort } from './free-port.ts';
+
+/** The bare baseline route: same Fastify instance, no auth, a fixed JSON body. */
+export const BARE_PATH = '/bench/bare';
+
+/**
+ * Access-token lifetime the sandbox grants during the benchmark. One hour (Google's) rather
+ * than the sandbox's 120 s, so the token stays valid through the whole throughput run and the
+ * "valid token" measurement never includes a refresh.
+ */
+export const TOKEN_TTL_SECONDS = 3600;
+
+export interface BenchService {
+  running: RunningServer;
+  sandbox: SandboxServer;
+  /** Where the service listens, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** A real API key (created like `tokenkeeper keys create`). */
+  apiKey: string;
+  /** Sets the body the bare route answers with from now on. */
+  setBareBody(body: Record<string, unknown>): void;
+  /** Runs the whole connect flow through the sandbox over HTTP; returns the connection id. */
+  connectAccount(ownerId: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real service, in this process: SQLite in a temp dir, the sandbox provider beside it
+ * with the ready `sandbox` integration, started by the same `startServer` as `npm start`.
+ */
+export async function startBenchService(): Promise<BenchService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-bench-'));
+  const [port, sandboxPort] = await Promise.all([findFreePort(), findFreePort()]);
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    env: {
+      TOKENKEEPER_DATA_DIR: dataDir,
+      TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
+      TOKENKEEPER_SANDBOX: 'true',
+      TOKENKEEPER_PORT: String(port),
+      TOKENKEEPER_SANDBOX_PORT: String(sandboxPort),
+      TOKENKEEPER_PUBLIC_URL: url,
+      TOKENKEEPER_SANDBOX_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
+      TOKENKEEPER_SWEEP_INTERVAL: '0',
+      TOKENKEEPER_LOG_LEVEL: 'warn',
+    },
+    dotenvPath: false,
+  });
+  let bareBody: Record<string, unknown> = { ok: true };
+  let running: RunningServer;
+  try {
+    running = await startServer(config, {
+      startScheduler: false,
+      http: {
+        extend: (app) => {
+          app.get(BARE_PATH, async (_request, reply) => reply.send(bareBody));
+        },
+      },
+    });
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const sandbox = running.sandbox;
+  if (!sandbox) throw new Error('the sandbox did not start although TOKENKEEPER_SANDBOX=true');
+  const { key: apiKey } = await createApiKey(running.tk.database.db, running.tk.clock, 'bench');
+
+  const connectAccount = async (ownerId: string): Promise<string> => {
+    const session = await fetch(`${url}/v1/connect/sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ integration: SANDBOX_INTEGRATION_KEY, owner_id: ownerId, redirect_to: 'http://127.0.0.1/bench-done' }),
+    });
+    const created = (await session.json()) as { connect_url?: string };
+    if (session.status !== 201 || !created.connect_url) throw new Error(`connect session: ${session.status} ${JSON.stringify(created)}`);
+    // Opening the connect link redirects to the sandbox; log in and consent like a person would.
+    const callback = await completeSandboxLogin(created.connect_url, { username: ownerId });
+    const finished = await fetch(callback, { redirect: 'manual' });
+    await finished.body?.cancel();
+    const location = finished.headers.get('location');
+    const connectionId = location ? new URL(location).searchParams.get('connection_id') : null;
+    if (finished.status !== 302 || !connectionId) throw new Error(`callback: ${finished.status}, location ${location ?? '(none)'}`);
+    return connectionId;
+  };
+
+  return {
+    running,
+    sandbox,
+    url,
+    apiKey,
+    setBareBody: (body) => {
+      bareBody = body;
+    },
+    connectAccount,
+    close: async () => {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
