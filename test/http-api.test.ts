@@ -32,7 +32,8 @@ describe('the HTTP API', () => {
   test('bad input gets a clear 4xx with a stable code, never a 500', async () => {
     const cases: [string, string, unknown, number, string][] = [
       ['POST', '/v1/integrations', '{"key":', 400, 'invalid_json'],
-      ['POST', '/v1/integrations', { key: 'x' }, 400, 'unknown_provider'],
+      ['POST', '/v1/integrations', { key: 'x' }, 400, 'invalid_request'],
+      ['POST', '/v1/integrations', { key: 'x', provider: 'myspace', client_id: 'c' }, 400, 'unknown_provider'],
       ['POST', '/v1/integrations', { key: 'BAD KEY', provider: 'google', client_id: 'c' }, 400, 'invalid_request'],
       ['POST', '/v1/integrations', { key: 'sandbox', provider: 'google', client_id: 'c' }, 409, 'integration_exists'],
       ['GET', '/v1/integrations/nope', undefined, 404, 'integration_not_found'],

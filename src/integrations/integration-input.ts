@@ -1,5 +1,5 @@
 import { TokenkeeperError } from '../errors.ts';
-import { getProvider, validateIntegrationSettings, type IntegrationSettings } from '../providers/index.ts';
+import { getProvider, listProviders, validateIntegrationSettings, type IntegrationSettings } from '../providers/index.ts';
 
 /** What a client may send to create or update an integration (wire spelling, snake_case). */
 export interface IntegrationInput {
@@ -78,9 +78,11 @@ export function validateIntegrationInput(body: unknown, options: { partial: bool
   }
   if (input.provider !== undefined || !options.partial) {
     if (options.partial) problems.push('provider cannot be changed; create a new integration');
-    else if (typeof input.provider !== 'string' || !getProvider(input.provider)) {
-      throw new TokenkeeperError('unknown_provider', `Unknown provider ${JSON.stringify(input.provider ?? null)}.`, {
-        details: { provider: input.provider ?? null },
+    else if (input.provider === undefined || input.provider === null) {
+      problems.push(`provider is required (one of: ${listProviders().map((p) => p.key).join(', ')})`);
+    } else if (typeof input.provider !== 'string' || !getProvider(input.provider)) {
+      throw new TokenkeeperError('unknown_provider', `Unknown provider ${JSON.stringify(input.provider)}; known: ${listProviders().map((p) => p.key).join(', ')}.`, {
+        details: { provider: input.provider },
       });
     } else out.provider = input.provider;
   }
