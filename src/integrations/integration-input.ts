@@ -1,4 +1,5 @@
 import { TokenkeeperError } from '../errors.ts';
+import { isHttpUrl, parseScopeList } from '../input-values.ts';
 import { getProvider, listProviders, validateIntegrationSettings, type IntegrationSettings } from '../providers/index.ts';
 
 /** What a client may send to create or update an integration (wire spelling, snake_case). */
@@ -39,22 +40,11 @@ const KNOWN_FIELDS = new Set([
 ]);
 
 function parseScopes(value: unknown, field: string, problems: string[]): string[] | undefined {
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0 && !/\s/.test(item))) {
-    return value as string[];
-  }
-  problems.push(`${field} must be an array of scope strings or a space-separated string`);
-  return undefined;
+  const scopes = parseScopeList(value);
+  if (scopes === null) problems.push(`${field} must be an array of scope strings or a space-separated string`);
+  return scopes ?? undefined;
 }
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Validates a create (`partial: false`) or update (`partial: true`) body. Every problem is

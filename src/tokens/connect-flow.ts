@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import { isHttpUrl } from '../input-values.ts';
 import { hashSecret, type KeyRing } from '../crypto/index.ts';
 import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
@@ -232,14 +233,5 @@ export class ConnectFlow {
       imported: false,
     });
     return { connection: saved.record, integrationKey: integration.record.key, reconnected: saved.reconnected, redirectTo };
-  }
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
   }
 }

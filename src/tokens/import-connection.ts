@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
+import { parseScopeList } from '../input-values.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { TokenSet } from '../oauth/index.ts';
 import type { ConnectionRecord } from '../store/index.ts';
@@ -60,9 +61,8 @@ export async function importConnection(
   }
   let scopes: string[] | null = null;
   if (input.scopes !== undefined && input.scopes !== null) {
-    if (typeof input.scopes === 'string') scopes = input.scopes.split(/[\s,]+/).filter(Boolean);
-    else if (Array.isArray(input.scopes) && input.scopes.every((s) => typeof s === 'string')) scopes = input.scopes as string[];
-    else problems.push('scopes must be an array of strings or a space-separated string');
+    scopes = parseScopeList(input.scopes);
+    if (scopes === null) problems.push('scopes must be an array of strings or a space-separated string');
   }
   let metadata: Record<string, unknown> = {};
   if (input.metadata !== undefined && input.metadata !== null) {
