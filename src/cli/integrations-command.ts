@@ -40,7 +40,8 @@ Options:
   --setting <name>=<value>     a provider setting, repeatable: issuer, authorizationEndpoint,
                                tokenEndpoint, revocationEndpoint, userinfoEndpoint, tenant,
                                scopeSeparator, clientAuth, pkce (true/false),
-                               defaultAccessTokenLifetimeSeconds, authorizationParams.<param>
+                               defaultAccessTokenLifetimeSeconds, refreshTokenMaxIdleDays,
+                               authorizationParams.<param>
                                e.g. --setting issuer=https://accounts.example.com
   --refresh-buffer <seconds>   refresh this long before expiry (default TOKENKEEPER_REFRESH_BUFFER)
   --system-grant client_credentials
@@ -84,11 +85,11 @@ export async function runIntegrationsCommand(argv: string[], io: CliIo): Promise
 
 /** Settings whose values are not strings on the wire. */
 const BOOLEAN_SETTINGS = new Set(['pkce']);
-const NUMBER_SETTINGS = new Set(['defaultAccessTokenLifetimeSeconds']);
+const NUMBER_SETTINGS = new Set(['defaultAccessTokenLifetimeSeconds', 'refreshTokenMaxIdleDays']);
 
 /**
  * `--setting name=value` into the settings object. Values stay strings except for the few
- * settings that are typed (pkce, defaultAccessTokenLifetimeSeconds); `authorizationParams.x=y`
+ * settings that are typed (pkce and the number settings); `authorizationParams.x=y`
  * builds the nested object. Anything else is validated by the same code as the API.
  */
 export function parseSettings(entries: string[], usage: string): Record<string, unknown> {
@@ -110,7 +111,7 @@ export function parseSettings(entries: string[], usage: string): Record<string, 
       if (raw !== 'true' && raw !== 'false') throw new UsageError('integrations add', `--setting ${name} must be true or false`, usage);
       value = raw === 'true';
     } else if (NUMBER_SETTINGS.has(name)) {
-      value = raw === 'null' ? null : /^\d+$/.test(raw) ? Number(raw) : raw;
+      value = raw === 'null' ? null : /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
     }
     settings[name] = value;
   }
