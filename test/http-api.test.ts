@@ -123,6 +123,24 @@ describe('the HTTP API', () => {
     assert.equal(reuse.status, 400, 'the provider no longer accepts the revoked refresh token');
   });
 
+  test('importing the same account again updates it and keeps the refresh token when none is given', async () => {
+    const first = await h.api('POST', '/v1/connections', {
+      integration: 'sandbox', owner_id: 'reimport', account_id: 'acct-1', access_token: 'access-1', refresh_token: 'refresh-1', expires_in: 3600,
+    });
+    assert.equal(first.status, 201);
+    const second = await h.api('POST', '/v1/connections', {
+      integration: 'sandbox', owner_id: 'reimport', account_id: 'acct-1', access_token: 'access-2', expires_in: 3600,
+    });
+    assert.equal(second.status, 200, 'an update, not a second connection');
+    assert.equal(second.body.id, first.body.id);
+    const { record } = await h.tk.connections.get(first.body.id);
+    assert.deepEqual(
+      { access: h.tk.tokens.peekTokens(record)!.access_token, refresh: h.tk.tokens.peekTokens(record)!.refresh_token },
+      { access: 'access-2', refresh: 'refresh-1' },
+    );
+    assert.equal((await h.api('GET', '/v1/connections?owner_id=reimport')).body.data.length, 1);
+  });
+
   test('health, metrics and the OpenAPI document', async () => {
     const health = await h.http.app.inject({ method: 'GET', url: '/health' });
     assert.equal(health.statusCode, 200);

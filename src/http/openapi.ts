@@ -109,7 +109,7 @@ export function buildOpenApiDocument(publicUrl: string, version: string): Record
           parameters: ['integration', 'owner_id', 'status', 'kind', 'limit', 'after'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
           responses: { 200: json({ type: 'object', properties: { data: { type: 'array', items: ref('Connection') }, next: { type: ['string', 'null'] } } }) },
         },
-        post: { summary: 'Import an existing token set', responses: { 201: json(ref('Connection')), 400: errorResponse } },
+        post: { summary: 'Import an existing token set (the same owner and account_id again updates that connection)', responses: { 200: json(ref('Connection')), 201: json(ref('Connection')), 400: errorResponse, 404: errorResponse } },
       },
       '/v1/connections/{id}': {
         parameters: [idParam],

@@ -91,7 +91,7 @@ export class ConnectionService {
    * owner updates that connection (back to `active`, new tokens, failures cleared) instead of
    * creating a duplicate.
    */
-  async saveTokenSet(input: SaveTokenSetInput): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
+  async saveTokenSet(input: SaveTokenSetInput, attempt = 0): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
     const { db, clock, events, tokens: tokenService } = this.options;
     const { integration, tokens } = input;
     const now = clock.now();
@@ -101,33 +101,39 @@ export class ConnectionService {
       : input.kind === 'system'
         ? (await listConnections(db, { integrationId: integration.record.id, kind: 'system', limit: 1 }))[0] ?? null
         : null;
+    // What a fresh token set sets on the row, whether it is a new connection or a reconnect.
+    const tokenFields = (id: string, previousRefreshToken: string | null) => ({
+      tokensSealed: tokenService.sealTokens(id, {
+        access_token: tokens.accessToken,
+        refresh_token: tokens.refreshToken ?? previousRefreshToken,
+        id_token: tokens.idToken,
+      }),
+      tokenType: tokens.tokenType,
+      scopes: tokens.scopes ?? integration.record.scopes,
+      expiresAt: tokens.expiresAt,
+      issuedAt: input.issuedAt,
+      lastRefreshAt: input.issuedAt ?? now,
+      status: 'active' as const,
+      statusReason: null,
+      failureCount: 0,
+      nextAttemptAt: null,
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      updatedAt: now,
+    });
 
     if (existing) {
-      const previous = existing.tokensSealed ? await this.previousRefreshToken(existing) : null;
+      // A reconnect that brings no refresh token (Google without prompt=consent) keeps the old one.
+      const previous = this.tokensOf(existing)?.refresh_token ?? null;
       const updated = await updateConnectionFenced(db, existing.id, existing.version, {
-        tokensSealed: tokenService.sealTokens(existing.id, {
-          access_token: tokens.accessToken,
-          refresh_token: tokens.refreshToken ?? previous,
-          id_token: tokens.idToken,
-        }),
-        tokenType: tokens.tokenType,
-        scopes: tokens.scopes ?? integration.record.scopes,
-        expiresAt: tokens.expiresAt,
-        issuedAt: input.issuedAt,
-        lastRefreshAt: input.issuedAt ?? now,
+        ...tokenFields(existing.id, previous),
         accountLabel: input.identity?.label ?? existing.accountLabel,
         metadata: { ...existing.metadata, ...metadata },
-        status: 'active',
-        statusReason: null,
-        failureCount: 0,
-        nextAttemptAt: null,
-        lastErrorCode: null,
-        lastErrorMessage: null,
-        updatedAt: now,
       });
       if (!updated) {
-        // A refresh of the old token set committed at the same moment; the reconnect wins on retry.
-        return this.saveTokenSet(input);
+        // A refresh of the old token set committed at the same moment: re-read and apply again.
+        if (attempt >= 3) throw new TokenkeeperError('refresh_in_progress', 'The connection kept changing while it was being reconnected; try again.');
+        return this.saveTokenSet(input, attempt + 1);
       }
       tokenService.remember(updated);
       events.emit('connection.reconnected', {
@@ -144,30 +150,14 @@ export class ConnectionService {
       integrationId: integration.record.id,
       ownerId: input.ownerId,
       kind: input.kind,
-      status: 'active',
-      statusReason: null,
       accountId: input.identity?.accountId ?? null,
       accountLabel: input.identity?.label ?? null,
-      tokensSealed: tokenService.sealTokens(id, {
-        access_token: tokens.accessToken,
-        refresh_token: tokens.refreshToken,
-        id_token: tokens.idToken,
-      }),
-      tokenType: tokens.tokenType,
-      scopes: tokens.scopes ?? integration.record.scopes,
-      expiresAt: tokens.expiresAt,
-      issuedAt: input.issuedAt,
-      lastRefreshAt: input.issuedAt ?? now,
+      ...tokenFields(id, null),
       metadata,
       version: 1,
       leaseOwner: null,
       leaseUntil: null,
-      failureCount: 0,
-      nextAttemptAt: null,
-      lastErrorCode: null,
-      lastErrorMessage: null,
       createdAt: now,
-      updatedAt: now,
     };
     await insertConnection(db, record);
     events.emit('connection.created', {
@@ -177,10 +167,6 @@ export class ConnectionService {
       imported: input.imported,
     });
     return { record, reconnected: false };
-  }
-
-  private async previousRefreshToken(record: ConnectionRecord): Promise<string | null> {
-    return (await this.tokensOf(record))?.refresh_token ?? null;
   }
 
   async get(id: string): Promise<{ record: ConnectionRecord; integration: ResolvedIntegration }> {
@@ -240,7 +226,7 @@ export class ConnectionService {
     const { record, integration } = await this.get(id);
     let revokedAtProvider = false;
     let revocationError: string | null = null;
-    const tokens = record.tokensSealed ? await this.tokensOf(record) : null;
+    const tokens = this.tokensOf(record);
     if (tokens && integration.client.endpoints.revocation) {
       try {
         const token = tokens.refresh_token ?? tokens.access_token;
@@ -259,7 +245,8 @@ export class ConnectionService {
     return { revokedAtProvider, revocationError };
   }
 
-  private async tokensOf(record: ConnectionRecord): Promise<{ access_token: string; refresh_token: string | null } | null> {
+  /** The stored tokens, or null when there are none or they no longer decrypt (a lost key). */
+  private tokensOf(record: ConnectionRecord): { access_token: string; refresh_token: string | null } | null {
     try {
       return this.options.tokens.peekTokens(record);
     } catch (error) {
