@@ -17,6 +17,9 @@ export const errorRegistry = {
   invalid_cron_secret: { status: 401, message: 'Missing or invalid cron secret: send Authorization: Bearer <TOKENKEEPER_CRON_SECRET>.' },
   dashboard_unauthorized: { status: 401, message: 'The page needs the dashboard password (HTTP Basic, any username).' },
   cross_origin_request: { status: 403, message: 'This form can only be sent from the Tokenkeeper page itself.' },
+  dashboard_rate_limited: { status: 429, message: 'Too many wrong dashboard passwords from this address; wait as long as Retry-After says.' },
+  host_not_allowed: { status: 421, message: 'The page answers only under the host name of TOKENKEEPER_PUBLIC_URL (or a loopback name such as localhost).' },
+  redirect_origin_not_allowed: { status: 400, message: 'redirect_to is not on an allowed origin; add the origin to TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS.' },
   cron_disabled: { status: 404, message: 'Cron routes are disabled: set TOKENKEEPER_CRON_SECRET to enable them.' },
   unknown_job: { status: 404, message: 'No such job.' },
   unknown_provider: { status: 400, message: 'No such provider in the catalog.' },
@@ -24,6 +27,7 @@ export const errorRegistry = {
   integration_exists: { status: 409, message: 'An integration with this key already exists.' },
   integration_in_use: { status: 409, message: 'The integration still has connections; delete them first or pass ?force=true.' },
   integration_disabled: { status: 409, message: 'The integration is disabled.' },
+  integration_changed: { status: 409, message: 'The integration kept changing while it was being updated; try again.' },
   connection_not_found: { status: 404, message: 'No such connection.' },
   api_key_not_found: { status: 404, message: 'No such API key.' },
   no_system_connection: { status: 404, message: 'The integration has no usable system connection.' },
@@ -44,9 +48,18 @@ export const errorRegistry = {
 
   // --- tokens ------------------------------------------------------------------------------
   connection_needs_reauth: { status: 409, message: 'The connection needs the user to reconnect.' },
+  refresh_token_lost: {
+    status: 409,
+    message: 'A refresh was interrupted after the provider had rotated the refresh token (the process crashed or stalled), so the new one could not be stored; the user must reconnect.',
+  },
+  integration_failing: {
+    status: 503,
+    message: "The provider rejected the integration's own credentials (client id or secret); an operator must fix the integration. Connections are kept as they are.",
+  },
   connection_revoked: { status: 409, message: 'The connection was revoked.' },
   connection_pending: { status: 409, message: 'The connection has not completed its connect flow.' },
   no_refresh_token: { status: 409, message: 'The token expired and the connection has no refresh token.' },
+  shutting_down: { status: 503, message: 'This Tokenkeeper instance is shutting down; retry shortly (another instance will answer).' },
   refresh_in_progress: { status: 503, message: 'Another process is refreshing this token; retry shortly.' },
   refresh_cooldown: { status: 503, message: 'Refresh recently failed; the connection is cooling down before the next attempt.' },
   provider_unavailable: { status: 503, message: 'The provider is unavailable (network error, timeout, 5xx or 429).' },

@@ -15,6 +15,8 @@ export interface EventMap {
   'connection.created': ConnectionRef & { accountId: string | null; kind: 'user' | 'system'; imported: boolean };
   'connection.reconnected': ConnectionRef & { accountId: string | null; previousStatus: string };
   'connection.needs_reauth': ConnectionRef & { reason: string; errorCode: string };
+  /** A refresh died after the provider rotated the refresh token (crash or stall past the lease). */
+  'connection.refresh_token_lost': ConnectionRef & { reason: string; interruptedAt: number };
   'connection.degraded': ConnectionRef & { reason: string; failureCount: number };
   'connection.recovered': ConnectionRef & { previousStatus: string };
   'connection.revoked': ConnectionRef & { revokedAtProvider: boolean; reason: string };
@@ -35,6 +37,12 @@ export interface EventMap {
   'integration.created': { integrationKey: string; provider: string };
   'integration.updated': { integrationKey: string; provider: string };
   'integration.deleted': { integrationKey: string; provider: string };
+  /** The provider rejected the integration's own credentials; its connections are left as they are. */
+  'integration.failing': { integrationKey: string; provider: string; errorCode: string; reason: string };
+  /** The integration was updated (or otherwise cleared) after failing. */
+  'integration.recovered': { integrationKey: string; provider: string };
+  /** Discovery (RFC 8414 / OIDC metadata) failed while resolving an integration. */
+  'integration.discovery_failed': { integrationKey: string; provider: string; reason: string };
 }
 
 export type RefreshTrigger = 'request' | 'forced' | 'sweep' | 'idle' | 'system';

@@ -4,7 +4,7 @@ import type { Config } from './config/index.ts';
 import { hashSecret } from './crypto/index.ts';
 import { buildHttpApp, createApiKey, type HttpApp, type HttpAppOptions } from './http/index.ts';
 import type { Logger } from './logger.ts';
-import { SANDBOX_DEFAULT_CLIENT, startSandbox, type SandboxServer } from './sandbox/index.ts';
+import { SANDBOX_DEFAULT_CLIENT, SANDBOX_STATE_FILE, startSandbox, type SandboxServer } from './sandbox/index.ts';
 import { createTokenkeeper, type Tokenkeeper, type TokenkeeperOptions } from './service.ts';
 import { findActiveApiKeyByHash } from './store/index.ts';
 
@@ -32,6 +32,11 @@ export const SANDBOX_INTEGRATION_KEY = 'sandbox';
 /**
  * `tokenkeeper serve`: the service, and in development the sandbox provider beside it with a
  * ready `sandbox` integration, so a newcomer can connect an account with no internet.
+ *
+ * Both ports are bound before any stored state changes. A second `serve` on the same data dir
+ * whose port is taken must fail without touching anything: it used to repoint the shared
+ * `sandbox` integration at its own sandbox first, and the running server's refreshes then went
+ * to a provider that had already exited.
  */
 export async function startServer(config: Readonly<Config>, options: StartServerOptions = {}): Promise<RunningServer> {
   const tk = await createTokenkeeper({ ...options, config });
@@ -45,12 +50,14 @@ export async function startServer(config: Readonly<Config>, options: StartServer
         accessTokenTtlSeconds: config.sandbox.accessTokenTtlSeconds,
         clients: [{ ...SANDBOX_DEFAULT_CLIENT, redirect_uris: [config.callbackUrl] }],
         logger: tk.logger.child({ component: 'sandbox' }),
+        stateFile: join(config.dataDir, SANDBOX_STATE_FILE),
       });
-      await ensureSandboxIntegration(tk, sandbox);
     }
-    await ensureSystemConnections(tk);
     http = await buildHttpApp(tk, options.http);
     const address = await http.app.listen({ port: options.port ?? config.port, host: config.host });
+    // Only now, with both ports ours, is it safe to change what is stored.
+    if (sandbox) await ensureSandboxIntegration(tk, sandbox);
+    await ensureSystemConnections(tk);
     const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk) : null;
     if (options.startScheduler ?? true) tk.startScheduler();
     const url = options.port === undefined ? config.publicUrl : address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
@@ -61,9 +68,11 @@ export async function startServer(config: Readonly<Config>, options: StartServer
       url,
       developmentApiKey,
       close: async () => {
-        await http!.app.close();
-        await sandbox?.close();
+        // Stop taking requests, let the refreshes in flight finish and commit, and only then stop
+        // the sandbox: in development it is the provider those refreshes are talking to.
+        await Promise.all([http!.app.close(), tk.tokens.drain()]);
         await tk.close();
+        await sandbox?.close();
       },
     };
     return running;

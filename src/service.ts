@@ -6,7 +6,7 @@ import { IntegrationService } from './integrations/index.ts';
 import { InProcessScheduler, JobRunner, runCleanup, runRefreshSweep } from './jobs/index.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './store/index.ts';
-import { ConnectFlow, ConnectionService, TokenService, subscribeEventLog } from './tokens/index.ts';
+import { ConnectFlow, ConnectionService, DEFAULT_CIRCUIT, OutboundGuard, TokenService, subscribeEventLog } from './tokens/index.ts';
 
 export interface TokenkeeperOptions {
   config: Readonly<Config>;
@@ -58,7 +58,9 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   const db = database.db;
   const events = new EventBus(logger);
   const unsubscribeEventLog = subscribeEventLog(events, db, clock);
-  const integrations = new IntegrationService({
+  // One rate limiter and breaker per integration for every outbound call (invariant 8).
+  const guard = new OutboundGuard({ clock, events, circuit: options.tokenTuning?.circuit ?? DEFAULT_CIRCUIT });
+  const integrations: IntegrationService = new IntegrationService({
     db,
     keyRing,
     clock,
@@ -67,6 +69,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     defaultRefreshBufferSeconds: config.refreshBufferSeconds,
     requestTimeoutMs: config.refreshTimeoutMs,
     fetch: options.fetch,
+    guard: async (integrationId, call) =>
+      guard.run(await integrations.recordById(integrationId), call, { maxWaitMs: 5_000, isProviderFault: () => true }),
   });
   const tokens = new TokenService({
     db,
@@ -77,10 +81,23 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     integrations,
     leaseMs: config.leaseMs,
     refreshTimeoutMs: config.refreshTimeoutMs,
+    maxCooldownMs: config.maxCooldownSeconds * 1000,
+    guard,
     ...options.tokenTuning,
   });
   const connections = new ConnectionService({ db, clock, events, logger, integrations, tokens });
-  const connect = new ConnectFlow({ db, keyRing, clock, events, logger, integrations, connections, publicUrl: config.publicUrl });
+  const connect = new ConnectFlow({
+    db,
+    keyRing,
+    clock,
+    events,
+    logger,
+    integrations,
+    connections,
+    publicUrl: config.publicUrl,
+    allowedRedirectOrigins: config.allowedRedirectOrigins,
+    allowLoopbackRedirects: config.env === 'development',
+  });
   const sweepIntervalMs = Math.max(1, config.sweepIntervalSeconds) * 1000;
   const jobs = new JobRunner({ db, clock, logger }, [
     {
@@ -122,7 +139,12 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     close: async () => {
       if (closed) return;
       closed = true;
-      scheduler.stop();
+      // Invariant 3 at shutdown: no new refresh starts; those whose provider call is in flight
+      // finish and commit (bounded by the lease) before the database closes.
+      const draining = tokens.drain();
+      await scheduler.stop();
+      const lost = await draining;
+      if (lost > 0) logger.error('closed with refreshed token sets that could not be stored', { count: lost });
       await events.settled();
       unsubscribeEventLog();
       await database.close();

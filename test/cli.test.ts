@@ -203,7 +203,7 @@ test('an unknown or incomplete flag exits 2 with a clear message and the command
 
   const noSub = await run(['integrations'], env);
   assert.equal(noSub.code, 2);
-  assert.match(noSub.stderr, /which one\? \(add, list, remove\)/);
+  assert.match(noSub.stderr, /which one\? \(add, list, show, remove\)/);
 });
 
 test('the real executable runs: `node bin/tokenkeeper.js --help` in a child process', async () => {
@@ -259,15 +259,15 @@ test('migrate applies pending migrations once, then reports up to date', async (
   const env = await setup();
   const status = await run(['migrate', '--status'], env);
   assert.equal(status.code, 0);
-  assert.match(status.stdout, /1 pending migration .*\n  • 0001-initial/);
+  assert.match(status.stdout, /3 pending migrations .*\n  • 0001-initial\n  • 0002-refresh-safety\n  • 0003-integration-health/);
 
   const first = await run(['migrate'], env);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /Applied 1 migration to .*tokenkeeper\.db:\n  ✔ 0001-initial/);
+  assert.match(first.stdout, /Applied 3 migrations to .*tokenkeeper\.db:\n  ✔ 0001-initial\n  ✔ 0002-refresh-safety\n  ✔ 0003-integration-health/);
 
   const second = await run(['migrate'], env);
   assert.equal(second.code, 0);
-  assert.match(second.stdout, /is up to date \(latest migration: 0001-initial\)/);
+  assert.match(second.stdout, /is up to date \(latest migration: 0003-integration-health\)/);
 });
 
 // --- keys -------------------------------------------------------------------------------------
@@ -740,6 +740,53 @@ test('serve on a port in use says which port and which variable changes it, exit
     assert.equal(result.code, 1);
     assert.match(result.stderr, new RegExp(`cannot start: port ${port} \\(for Tokenkeeper\\) is already in use`));
     assert.match(result.stderr, /TOKENKEEPER_PORT=<port>/);
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+});
+
+/** The issuer the stored `sandbox` integration points at, read from the database file itself. */
+function storedSandboxIssuer(dataDir: string): string | null {
+  const db = new DatabaseSync(join(dataDir, 'tokenkeeper.db'), { readOnly: true });
+  try {
+    const row = db.prepare("select settings from integrations where key = 'sandbox'").get() as { settings: string } | undefined;
+    return row ? (JSON.parse(row.settings) as { issuer: string }).issuer : null;
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs `serve` until its banner is printed, then stops it; returns the banner. */
+async function serveOnce(env: Record<string, string>): Promise<string> {
+  const stop = new AbortController();
+  let resolveBanner: (text: string) => void;
+  const banner = new Promise<string>((resolve) => (resolveBanner = resolve));
+  const running = run(['serve'], env, {
+    signal: stop.signal,
+    onStdout: (text) => {
+      if (text.includes('Press Ctrl+C to stop.')) resolveBanner(text);
+    },
+  });
+  const text = await Promise.race([banner, running.then((result) => assert.fail(`serve ended early: ${result.stderr}`))]);
+  stop.abort();
+  assert.equal((await running).code, 0);
+  return text;
+}
+
+test('serve whose port is taken changes nothing stored: the sandbox integration keeps pointing at the running sandbox', async () => {
+  const env = await setup({ TOKENKEEPER_SANDBOX: 'true', TOKENKEEPER_SANDBOX_PORT: String(await freePort()), TOKENKEEPER_SWEEP_INTERVAL: '0' });
+  const banner = await serveOnce(env);
+  assert.match(banner, new RegExp(`Sandbox state\\s+${env.TOKENKEEPER_DATA_DIR!.replaceAll('/', '\\/')}\\/sandbox-state\\.db\\s+\\(.*development only\\)`));
+  const issuer = storedSandboxIssuer(env.TOKENKEEPER_DATA_DIR!);
+  assert.equal(issuer, `http://127.0.0.1:${env.TOKENKEEPER_SANDBOX_PORT}`);
+
+  const blocker = createNetServer();
+  await new Promise<void>((resolve) => blocker.listen(Number(env.TOKENKEEPER_PORT), '127.0.0.1', resolve));
+  try {
+    const result = await run(['serve'], { ...env, TOKENKEEPER_SANDBOX_PORT: String(await freePort()) });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`cannot start: port ${env.TOKENKEEPER_PORT} \\(for Tokenkeeper\\) is already in use`));
+    assert.equal(storedSandboxIssuer(env.TOKENKEEPER_DATA_DIR!), issuer);
   } finally {
     await new Promise((resolve) => blocker.close(resolve));
   }

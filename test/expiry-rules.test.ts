@@ -26,7 +26,7 @@ describe('which connections the sweep refreshes (injectable clock, real SQLite)'
       tokensSealed: 'sealed', tokenType: 'Bearer', scopes: null,
       expiresAt: lifetimeMs === null ? null : now - (issuedAgoMs ?? 0) + lifetimeMs,
       issuedAt: issuedAgoMs === null ? null : now - issuedAgoMs,
-      lastRefreshAt: null, metadata: {}, version: 1, leaseOwner: null, leaseUntil: null, failureCount: 0, nextAttemptAt: null,
+      lastRefreshAt: null, metadata: {}, version: 1, leaseOwner: null, leaseUntil: null, failureCount: 0, nextAttemptAt: null, unansweredRefreshAt: null,
       lastErrorCode: null, lastErrorMessage: null, createdAt: now, updatedAt: now,
     });
     return id;

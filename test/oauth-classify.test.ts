@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as oauth4webapi from 'oauth4webapi';
 import { TokenkeeperError } from '../src/errors.ts';
-import { classifyFailure, OAuthProviderError, parseRetryAfter, type Classification } from '../src/oauth/index.ts';
+import { classifyFailure, MAX_RETRY_AFTER_MS, OAuthProviderError, parseRetryAfter, type Classification } from '../src/oauth/index.ts';
 import { getProvider } from '../src/providers/index.ts';
 
 const custom = getProvider('custom')!;
@@ -10,8 +10,8 @@ const github = getProvider('github-app')!;
 const slack = getProvider('slack')!;
 const google = getProvider('google')!;
 
-function oauthError(status: number, body: Record<string, unknown>, retryAfterMs?: number): OAuthProviderError {
-  return new OAuthProviderError({ status, body, endpoint: 'token', retryAfterMs });
+function oauthError(status: number, body: Record<string, unknown>, retryAfterMs?: number, endpoint: 'token' | 'revocation' = 'token'): OAuthProviderError {
+  return new OAuthProviderError({ status, body, endpoint, retryAfterMs });
 }
 
 function summary(result: Classification): [string, string, string | null, number | null] {
@@ -22,11 +22,19 @@ describe('classifyFailure: the classification table', () => {
   const cases: Array<[string, unknown, typeof custom, [string, string, string | null, number | null]]> = [
     // RFC 6749 §5.2: permanent for a refresh.
     ['invalid_request', oauthError(400, { error: 'invalid_request' }), custom, ['permanent', 'connection_needs_reauth', 'invalid_request', null]],
-    ['invalid_client (401)', oauthError(401, { error: 'invalid_client' }), custom, ['permanent', 'connection_needs_reauth', 'invalid_client', null]],
     ['invalid_grant', oauthError(400, { error: 'invalid_grant' }), custom, ['permanent', 'connection_needs_reauth', 'invalid_grant', null]],
-    ['unauthorized_client', oauthError(400, { error: 'unauthorized_client' }), custom, ['permanent', 'connection_needs_reauth', 'unauthorized_client', null]],
     ['unsupported_grant_type', oauthError(400, { error: 'unsupported_grant_type' }), custom, ['permanent', 'connection_needs_reauth', 'unsupported_grant_type', null]],
     ['invalid_scope', oauthError(400, { error: 'invalid_scope' }), custom, ['permanent', 'connection_needs_reauth', 'invalid_scope', null]],
+    // RFC 6749 §5.2 codes that blame the client: the integration's fault, never the user's.
+    ['invalid_client (401)', oauthError(401, { error: 'invalid_client' }), custom, ['integration', 'integration_failing', 'invalid_client', null]],
+    ['invalid_client (400)', oauthError(400, { error: 'invalid_client' }), custom, ['integration', 'integration_failing', 'invalid_client', null]],
+    ['unauthorized_client', oauthError(400, { error: 'unauthorized_client' }), custom, ['integration', 'integration_failing', 'unauthorized_client', null]],
+    ['HTTP 401 from the token endpoint, whatever the code', oauthError(401, { error: 'invalid_grant' }), custom, ['integration', 'integration_failing', 'invalid_grant', null]],
+    ['HTTP 401 with an unknown code', oauthError(401, { error: 'access_denied' }), custom, ['integration', 'integration_failing', 'access_denied', null]],
+    ['a 401 from the revocation endpoint with another code is not the integration', oauthError(401, { error: 'weird' }, undefined, 'revocation'), custom, ['transient', 'provider_error', 'weird', null]],
+    ['GitHub incorrect_client_credentials', oauthError(400, { error: 'incorrect_client_credentials' }), github, ['integration', 'integration_failing', 'incorrect_client_credentials', null]],
+    ['Slack bad_client_secret', oauthError(400, { error: 'bad_client_secret' }), slack, ['integration', 'integration_failing', 'bad_client_secret', null]],
+    ['Slack invalid_client_id', oauthError(400, { error: 'invalid_client_id' }), slack, ['integration', 'integration_failing', 'invalid_client_id', null]],
     // Provider quirks.
     ['GitHub bad_refresh_token', oauthError(400, { error: 'bad_refresh_token' }), github, ['permanent', 'connection_needs_reauth', 'bad_refresh_token', null]],
     ['bad_refresh_token is not permanent for a provider that does not say so', oauthError(400, { error: 'bad_refresh_token' }), custom, ['transient', 'provider_error', 'bad_refresh_token', null]],
@@ -47,6 +55,7 @@ describe('classifyFailure: the classification table', () => {
     ['garbage', new TokenkeeperError('invalid_provider_response', 'x'), custom, ['transient', 'invalid_provider_response', null, null]],
     ['provider_error', new TokenkeeperError('provider_error', 'x'), custom, ['transient', 'provider_error', null, null]],
     ['needs reauth passes through', new TokenkeeperError('connection_needs_reauth', 'x'), custom, ['permanent', 'connection_needs_reauth', null, null]],
+    ['integration_failing passes through (a 401 without an OAuth body)', new TokenkeeperError('integration_failing', 'x'), custom, ['integration', 'integration_failing', null, null]],
     ['another Tokenkeeper code', new TokenkeeperError('no_refresh_token'), custom, ['transient', 'provider_error', null, null]],
     // Raw failures that escaped wrapping.
     ['timeout', new DOMException('The operation timed out.', 'TimeoutError'), custom, ['transient', 'provider_unavailable', null, null]],
@@ -68,6 +77,19 @@ describe('classifyFailure: the classification table', () => {
     assert.match(result.reason, /invalid_grant/);
     assert.doesNotMatch(result.reason, /rt-secret-123/);
     assert.doesNotMatch(error.message, /rt-secret-123/);
+  });
+
+  it('says what failed, never what to do about it: the caller adds "the user must reconnect" once', () => {
+    const reasons = [
+      classifyFailure(oauthError(400, { error: 'invalid_grant' }), custom),
+      classifyFailure(oauthError(400, { error: 'invalid_grant', error_subtype: 'invalid_rapt' }), google),
+      classifyFailure(oauthError(401, { error: 'invalid_client' }), custom),
+      classifyFailure(oauthError(401, { error: 'invalid_grant' }), custom),
+    ].map((result) => result.reason);
+    for (const reason of reasons) {
+      assert.doesNotMatch(reason, /reconnect/i, reason);
+      assert.match(reason, /[^.]\.$/, `one sentence ending in one period: ${reason}`);
+    }
   });
 
   it('keeps the raw body off the enumerable properties of OAuthProviderError', () => {
@@ -94,8 +116,15 @@ describe('parseRetryAfter', () => {
     assert.equal(parseRetryAfter('Sun, 01 Mar 2026 11:00:00 GMT', now), 0);
   });
   it('returns null for absent or garbage values', () => {
-    for (const value of [null, '', 'soon', '-5', '1.5', '12abc', '2026-03-01T12:00:30Z', 'Sun, 01 Mar 2026', '99999999999999999999']) {
+    for (const value of [null, '', 'soon', '-5', '1.5', '12abc', '2026-03-01T12:00:30Z', 'Sun, 01 Mar 2026']) {
       assert.equal(parseRetryAfter(value, now), null, String(value));
+    }
+  });
+  it('never returns more than 24 hours, however far the provider asks (item 15)', () => {
+    assert.equal(MAX_RETRY_AFTER_MS, 86_400_000);
+    assert.equal(parseRetryAfter('86400', now), 86_400_000);
+    for (const value of ['86401', '99999999999999999999', '9'.repeat(400), 'Fri, 31 Dec 9999 23:59:59 GMT', 'Fri Dec 31 23:59:59 9999']) {
+      assert.equal(parseRetryAfter(value, now), MAX_RETRY_AFTER_MS, value.slice(0, 40));
     }
   });
 });

@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { ManualClock } from '../src/clock.ts';
 import { isTokenkeeperError, TokenkeeperError } from '../src/errors.ts';
 import {
-  classifyFailure, exchangeAuthorizationCode, OAuthProviderError, refreshAccessToken, requestClientCredentials,
+  classifyFailure, exchangeAuthorizationCode, fetchAccountIdentity, OAuthProviderError, refreshAccessToken, requestClientCredentials,
   resolveProviderClient, revokeToken, salvagedRefreshToken, type ProviderClient,
 } from '../src/oauth/index.ts';
 import type { IntegrationSettings } from '../src/providers/index.ts';
@@ -156,6 +156,48 @@ describe('GitHub App token endpoint', () => {
     const error = await failure(refreshAccessToken(client, 'anything'));
     assert.ok(isTokenkeeperError(error, 'no_refresh_token'));
     assert.equal(requests.length, 0);
+  });
+});
+
+describe("the integration's own credentials rejected (item 6): integration_failing, never needs_reauth", () => {
+  const cases: Array<[string, string, Answer, string | null]> = [
+    ['GitHub: HTTP 200 + incorrect_client_credentials', 'github-app', {
+      status: 200,
+      body: { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' },
+    }, 'incorrect_client_credentials'],
+    ['Slack: ok:false bad_client_secret', 'slack', { status: 200, body: { ok: false, error: 'bad_client_secret' } }, 'bad_client_secret'],
+    ['Slack: ok:false invalid_client_id', 'slack', { status: 200, body: { ok: false, error: 'invalid_client_id' } }, 'invalid_client_id'],
+    ['RFC 6749 §5.2: 401 invalid_client', 'custom', { status: 401, headers: { 'www-authenticate': 'Basic realm="token"' }, body: { error: 'invalid_client' } }, 'invalid_client'],
+    ['400 unauthorized_client', 'google', { status: 400, body: { error: 'unauthorized_client', error_description: 'Unauthorized' } }, 'unauthorized_client'],
+    ['401 with an empty body', 'custom', { status: 401 }, null],
+    ['401 with an HTML page', 'microsoft', { status: 401, body: '<html>Unauthorized</html>' }, null],
+  ];
+  for (const [name, provider, response, providerError] of cases) {
+    it(name, async () => {
+      answer = () => response;
+      const client = await clientFor(provider);
+      const error = await failure(refreshAccessToken(client, 'rt-secret-value'));
+      const result = classifyFailure(error, client.provider);
+      assert.deepEqual([result.kind, result.code, result.providerError], ['integration', 'integration_failing', providerError]);
+      assert.doesNotMatch(`${result.reason} ${(error as Error).message}`, /rt-secret-value|client-secret-1|reconnect/);
+    });
+  }
+
+  it('client credentials and the code exchange classify the same way', async () => {
+    answer = () => ({ status: 401 });
+    const client = await clientFor('custom');
+    assert.equal(classifyFailure(await failure(requestClientCredentials(client)), client.provider).kind, 'integration');
+    const callback = new URLSearchParams({ code: 'the-code', state: 'state-1' });
+    const error = await failure(exchangeAuthorizationCode(client, { callbackParameters: callback, expectedState: 'state-1', codeVerifier: 'v'.repeat(43) }));
+    assert.equal(classifyFailure(error, client.provider).kind, 'integration');
+  });
+
+  it('a 401 from the userinfo endpoint is about the access token, not the integration', async () => {
+    answer = () => ({ status: 401, body: { error: 'invalid_token' } });
+    const client = await clientFor('custom', { userinfoEndpoint: `${base}/userinfo` });
+    const tokens = { accessToken: 'at', refreshToken: null, idToken: null, tokenType: 'Bearer', expiresAt: null, scopes: null, extra: {} };
+    const error = await failure(fetchAccountIdentity(client, { tokens, idTokenClaims: null }));
+    assert.notEqual(classifyFailure(error, client.provider).kind, 'integration');
   });
 });
 

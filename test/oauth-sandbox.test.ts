@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { ManualClock } from '../src/clock.ts';
 import { isTokenkeeperError } from '../src/errors.ts';
 import {
-  buildAuthorizationUrl, classifyFailure, clearDiscoveryCache, createPkce, exchangeAuthorizationCode, fetchAccountIdentity,
+  buildAuthorizationUrl, classifyFailure, clearDiscoveryCache, createPkce, exchangeAuthorizationCode, fetchAccountIdentity, MAX_RETRY_AFTER_MS,
   OAuthProviderError, refreshAccessToken, requestClientCredentials, resolveProviderClient, revokeToken, salvagedRefreshToken,
   type ProviderClient, type ResolveOptions,
 } from '../src/oauth/index.ts';
@@ -236,6 +236,46 @@ describe('sandbox end to end', () => {
     sandbox.resetFaults();
     const recovered = await refreshAccessToken(client, salvaged);
     assert.ok(recovered.accessToken);
+  });
+
+  it('an expires_in of 0 or 1e13 is a transient provider fault, and the rotated refresh token is salvaged (items 14, 16)', async () => {
+    const client = await resolve();
+    let { refreshToken } = (await connect(client, 'hugo')).tokens;
+    for (const value of [0, 1e13]) {
+      sandbox.setFaults({ expiresInValue: value });
+      const error = await failure(refreshAccessToken(client, refreshToken!));
+      const result = classifyFailure(error, client.provider);
+      assert.deepEqual([result.kind, result.code], ['transient', 'invalid_provider_response'], String(value));
+      // The sandbox rotated the refresh token before answering: the old one is dead, and
+      // presenting it again would revoke the grant (reuse detection). The new one rides along.
+      const salvaged = salvagedRefreshToken(error);
+      assert.ok(salvaged && salvaged !== refreshToken, String(value));
+      refreshToken = salvaged;
+    }
+    sandbox.resetFaults();
+    const recovered = await refreshAccessToken(client, refreshToken!);
+    assert.ok(recovered.accessToken);
+  });
+
+  it('a Retry-After of ten years is capped at MAX_RETRY_AFTER_MS (item 15)', async () => {
+    const client = await resolve();
+    const { tokens } = await connect(client, 'iris');
+    sandbox.setFaults({ next429Count: 1, retryAfterSeconds: 315_360_000 });
+    const result = classifyFailure(await failure(refreshAccessToken(client, tokens.refreshToken!)), client.provider);
+    assert.deepEqual([result.kind, result.retryAfterMs], ['transient', MAX_RETRY_AFTER_MS]);
+  });
+
+  it("a wrong client secret is the integration's fault, not the user's (item 6)", async () => {
+    const { tokens } = await connect(await resolve(), 'jane');
+    const wrong = await resolveProviderClient({
+      key: 'sandbox-wrong-secret', provider: 'sandbox', clientId: SANDBOX_DEFAULT_CLIENT.client_id, clientSecret: 'not-the-secret',
+      scopes: [], redirectUri: REDIRECT_URI, settings: { issuer: sandbox.issuer },
+    });
+    const error = await failure(refreshAccessToken(wrong, tokens.refreshToken!));
+    const result = classifyFailure(error, wrong.provider);
+    assert.deepEqual([result.kind, result.code, result.providerError], ['integration', 'integration_failing', 'invalid_client']);
+    // Nothing was consumed: with the right secret the same refresh token still works.
+    assert.ok((await refreshAccessToken(await resolve(), tokens.refreshToken!)).accessToken);
   });
 
   it('discovery failure is provider_unavailable with the issuer in details', async () => {

@@ -204,9 +204,10 @@ describe('the first page without a browser', () => {
       assert.equal(refused.status, 403, JSON.stringify(headers));
       assert.match(await refused.text(), /cross_origin_request/);
     }
-    // A DNS-rebinding page names itself consistently in Host and Origin; that is not us either.
+    // A DNS-rebinding page names itself consistently in Host and Origin; that is not us either:
+    // the pages do not even answer under its host name (421 host_not_allowed).
     // (fetch always sends its own Host, so this one goes through node:http.)
-    assert.equal(await postWithHost(`${service.url}/ui/connect`, 'rebound.example:8080', 'http://rebound.example:8080', form), 403);
+    assert.equal(await postWithHost(`${service.url}/ui/connect`, 'rebound.example:8080', 'http://rebound.example:8080', form), 421);
     // …whereas a loopback name other than the public URL's is still this machine.
     assert.equal(await postWithHost(`${service.url}/ui/connect`, `localhost:${new URL(service.url).port}`, `http://localhost:${new URL(service.url).port}`, form), 303);
 

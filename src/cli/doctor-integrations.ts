@@ -44,6 +44,13 @@ export async function checkIntegrations(
       section.lines.push({ status: 'skip', text: `${name}: disabled, not checked` });
       continue;
     }
+    if (record.failingSince !== null) {
+      section.lines.push({
+        status: 'fail',
+        text: `${name}: the provider rejects its credentials since ${new Date(record.failingSince).toISOString()} (${record.failureCode ?? 'unknown'}: ${record.failureMessage ?? ''})`,
+        hint: `fix the client id or secret (PATCH /v1/integrations/${record.key}); its connections are kept and refresh again then`,
+      });
+    }
     let clientSecret: string | null = null;
     if (record.clientSecretSealed !== null) {
       if (keyRing === null) {

@@ -1,8 +1,8 @@
-import { integrationToJson } from '../integrations/index.ts';
+import { integrationStatus, integrationToJson } from '../integrations/index.ts';
 import { listProviders } from '../providers/index.ts';
-import { countConnectionsOfIntegration } from '../store/index.ts';
+import { countConnectionsOfIntegration, type IntegrationRecord } from '../store/index.ts';
 import { integerFlag, parseCommandArgs, UsageError } from './command.ts';
-import { formatJson, formatTable } from './format.ts';
+import { formatJson, formatTable, formatTimestamp } from './format.ts';
 import { EXIT_OK, type CliIo } from './io.ts';
 import { withTokenkeeper } from './open-tokenkeeper.ts';
 import { runSubcommand } from './subcommands.ts';
@@ -17,6 +17,7 @@ encrypted, never shown again), scopes and settings. Connections belong to an int
 Subcommands:
   add --key <key> --provider <provider> --client-id <id> [options]   add an integration
   list [--json]                                                      list integrations
+  show <key> [--json]                                                one integration and its health
   remove <key> [--force]                                             remove an integration
 
 Run \`tokenkeeper integrations <subcommand> --help\` for details.
@@ -61,10 +62,23 @@ Example:
 const LIST_USAGE = `Usage: tokenkeeper integrations list [--json]
 
 Lists integrations: key, provider, client id, whether a client secret is set (never the secret),
-scopes, enabled, and how many connections each has.
+scopes, enabled, and how many connections each has. Integrations whose credentials the provider
+rejects are listed below the table with the provider's error.
 
 Options:
   --json       print the list as JSON (the API's shape)
+  -h, --help   show this help
+`;
+
+const SHOW_USAGE = `Usage: tokenkeeper integrations show <key> [--json]
+
+Shows one integration: provider, client id, whether a client secret is set (never the secret),
+scopes, settings, its status (ok, failing or disabled) and, when the provider rejects its
+credentials, the provider's error and since when. Updating the integration (its client id or
+secret) clears that state, and refreshes resume.
+
+Options:
+  --json       print the integration as the API returns it, with its connection count
   -h, --help   show this help
 `;
 
@@ -80,7 +94,7 @@ Options:
 `;
 
 export async function runIntegrationsCommand(argv: string[], io: CliIo): Promise<number> {
-  return runSubcommand('integrations', USAGE, argv, io, { add, list, remove });
+  return runSubcommand('integrations', USAGE, argv, io, { add, list, show, remove });
 }
 
 /** Settings whose values are not strings on the wire. */
@@ -222,9 +236,59 @@ async function list(argv: string[], io: CliIo): Promise<number> {
           ]),
         ),
       );
+      const failing = records.filter((record) => record.failingSince !== null);
+      if (failing.length > 0) io.stdout(`\n${failing.map((record) => failureText(record)).join('\n')}\n`);
     }
     return EXIT_OK;
   });
+}
+
+async function show(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs('integrations show', SHOW_USAGE, argv, { json: { type: 'boolean' } }, {
+    min: 1,
+    max: 1,
+    names: '<key> (see `tokenkeeper integrations list`)',
+  });
+  if (values.help) return help(io, SHOW_USAGE);
+  return withTokenkeeper(io, async (tk) => {
+    const record = await tk.integrations.getByKey(positionals[0]!);
+    const count = await countConnectionsOfIntegration(tk.database.db, record.id);
+    const json = integrationToJson(record, tk.config.callbackUrl);
+    if (values.json) {
+      io.stdout(formatJson({ ...json, connections: count }));
+      return EXIT_OK;
+    }
+    const settings = Object.entries(record.settings).map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    io.stdout(
+      `${record.key} (${record.provider}, ${record.id})\n\n` +
+        `  status           ${integrationStatus(record)}\n` +
+        (record.failingSince !== null
+          ? `  failing since    ${formatTimestamp(record.failingSince)}\n` +
+            `  provider error   ${record.failureCode ?? '-'}: ${record.failureMessage ?? ''}\n`
+          : '') +
+        (record.displayName ? `  display name     ${record.displayName}\n` : '') +
+        `  client id        ${record.clientId}\n` +
+        `  client secret    ${record.clientSecretSealed === null ? 'none (public client)' : 'set (stored encrypted, never shown)'}\n` +
+        `  scopes           ${record.scopes.length > 0 ? record.scopes.join(' ') : '(none)'}\n` +
+        `  settings         ${settings.length > 0 ? settings.join(', ') : '(none)'}\n` +
+        `  refresh buffer   ${record.refreshBufferSeconds} s\n` +
+        (record.systemGrant ? `  system grant     ${record.systemGrant}\n` : '') +
+        `  redirect URI     ${String(json.redirect_uri)}\n` +
+        `  connections      ${count}\n` +
+        `  updated          ${formatTimestamp(record.updatedAt)}\n` +
+        (record.failingSince !== null ? `\n${failureText(record)}\n` : ''),
+    );
+    return EXIT_OK;
+  });
+}
+
+/** The provider's own words and what to do about them: its connections wait, nobody reconnects. */
+function failureText(record: IntegrationRecord): string {
+  return (
+    `${record.key} is failing since ${formatTimestamp(record.failingSince)}: the provider rejects its credentials ` +
+    `(${record.failureCode ?? 'unknown'}: ${record.failureMessage ?? ''}).\n` +
+    `  Fix its client id or secret (PATCH /v1/integrations/${record.key}); its connections are kept and refresh again then.`
+  );
 }
 
 async function remove(argv: string[], io: CliIo): Promise<number> {

@@ -48,7 +48,8 @@ Options:
 const REVOKE_USAGE = `Usage: tokenkeeper keys revoke <id>
 
 Revokes an API key by id (key_…, from \`tokenkeeper keys list\`). Running servers refuse it
-within 30 seconds (they cache a verified key that long).
+within 30 seconds (they cache a verified key that long). To have it refused at once, revoke it
+through the API instead: DELETE /v1/api-keys/<id> (at once on the server that answers).
 
 Options:
   -h, --help   show this help
@@ -144,7 +145,10 @@ async function revokeKey(argv: string[], io: CliIo): Promise<number> {
   return withTokenkeeper(io, async (tk) => {
     const name = (await listApiKeys(tk.database.db)).find((key) => key.id === id)?.name;
     await revokeApiKeyById(tk.database.db, tk.clock, id);
-    io.stdout(`Revoked API key ${id}${name ? ` ("${name}")` : ''}. Running servers refuse it within 30 seconds (they cache verified keys that long).\n`);
+    io.stdout(
+      `Revoked API key ${id}${name ? ` ("${name}")` : ''}. Running servers refuse it within 30 seconds (they cache verified keys that long);\n` +
+        `DELETE ${tk.config.publicUrl}/v1/api-keys/${id} makes the server that answers refuse it at once.\n`,
+    );
     return EXIT_OK;
   });
 }

@@ -11,7 +11,8 @@ const USAGE = `Usage: tokenkeeper serve
 
 Runs Tokenkeeper: the HTTP API, the web page and the proactive refresh scheduler, after
 applying pending database migrations. In development it also runs the sandbox OAuth provider
-beside it with a ready "sandbox" integration, and prints an API key and a curl command to try.
+beside it with a ready "sandbox" integration (its grants kept in <data dir>/sandbox-state.db, so
+a restart keeps sandbox connections alive), and prints an API key and a curl command to try.
 Stops cleanly on Ctrl+C (SIGINT) or SIGTERM. \`npm start\` runs this command.
 
 Everything is configured through environment variables or a .env file in the working directory
@@ -60,6 +61,9 @@ function banner(config: Readonly<Config>, running: RunningServer): string {
   rows.push(['API', `${url}/v1   (OpenAPI document: ${url}/openapi.json, health: ${url}/health)`]);
   if (running.sandbox) {
     rows.push(['Sandbox provider', `${running.sandbox.issuer}   (the "sandbox" integration uses it; any username signs in)`]);
+    if (running.sandbox.stateFile) {
+      rows.push(['Sandbox state', `${running.sandbox.stateFile}   (its grants and tokens, kept across restarts; development only)`]);
+    }
   }
   if (running.developmentApiKey) {
     rows.push(['API key', `${running.developmentApiKey}   (development only; kept in ${join(config.dataDir, 'dev-api-key')})`]);

@@ -55,7 +55,7 @@ export interface Config {
 
   /**
    * `TOKENKEEPER_CRON_SECRET`: the bearer secret of `POST /v1/cron/:job`, at least 16
-   * characters. Null disables the cron routes.
+   * characters, all of them allowed in a Bearer token (RFC 6750 §2.1). Null disables the cron routes.
    */
   cronSecret: string | null;
 
@@ -89,10 +89,25 @@ export interface Config {
   leaseMs: number;
 
   /**
-   * `TOKENKEEPER_DASHBOARD_PASSWORD`: password of the web page. In production the page is off
-   * unless this is set; in development the page needs no login.
+   * `TOKENKEEPER_MAX_COOLDOWN`: the longest pause, in seconds, between refresh attempts of a
+   * failing connection, a provider's `Retry-After` included (a `Retry-After: 86400` would
+   * otherwise park a connection for a day). 1-86400; default 3600.
+   */
+  maxCooldownSeconds: number;
+
+  /**
+   * `TOKENKEEPER_DASHBOARD_PASSWORD`: password of the web page, at least 12 characters. In
+   * production the page is off unless this is set; in development the page needs no login.
    */
   dashboardPassword: string | null;
+
+  /**
+   * `TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS`: comma-separated origins (`scheme://host[:port]`,
+   * normalised as browsers do) to which the connect flow may send the user back (`redirect_to`).
+   * The service's own origin is always allowed, and in development so is any loopback origin.
+   * Empty when unset.
+   */
+  allowedRedirectOrigins: readonly string[];
 
   /** The built-in sandbox OAuth provider. */
   sandbox: {

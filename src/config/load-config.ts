@@ -25,7 +25,10 @@ export interface LoadConfigOptions {
 const KNOWN_NAMES = configVariables.map((variable) => variable.name);
 const KNOWN = new Set(KNOWN_NAMES);
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const MIN_DASHBOARD_PASSWORD_LENGTH = 12;
 const HOST_PATTERN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
+/** RFC 6750 §2.1 `b64token`: what can follow `Bearer ` in an Authorization header. */
+const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
  * Reads, sanitizes and validates the configuration, once, at start-up. Every problem is collected
@@ -76,6 +79,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       'TOKENKEEPER_CRON_SECRET',
       `is ${cronSecret.length} characters long; use at least 16, e.g. \`node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"\``,
     );
+  } else if (cronSecret !== null && !BEARER_TOKEN_PATTERN.test(cronSecret)) {
+    // A secret with a space (or a comma, a quote, a non-ASCII letter) would load fine and then
+    // never match any `Authorization: Bearer` header, so every scheduled call would fail with 401.
+    read.fail(
+      'TOKENKEEPER_CRON_SECRET',
+      'cannot be sent as a Bearer token: use only letters, digits and - . _ ~ + /, optionally ending in = (RFC 6750 §2.1), e.g. a base64url string',
+    );
   }
 
   const logLevel = read.oneOf('TOKENKEEPER_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info');
@@ -88,6 +98,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const refreshBufferSeconds = read.integer('TOKENKEEPER_REFRESH_BUFFER', 300, { min: 0, max: 86_400, unit: 'seconds' });
   const refreshTimeoutMs = read.integer('TOKENKEEPER_REFRESH_TIMEOUT_MS', 10_000, { min: 100, max: 300_000, unit: 'milliseconds' });
   const leaseMs = read.integer('TOKENKEEPER_LEASE_MS', 30_000, { min: 1_000, max: 3_600_000, unit: 'milliseconds' });
+  const maxCooldownSeconds = read.integer('TOKENKEEPER_MAX_COOLDOWN', 3_600, { min: 1, max: 86_400, unit: 'seconds' });
   if (leaseMs <= refreshTimeoutMs && !hasProblem(read, 'TOKENKEEPER_LEASE_MS', 'TOKENKEEPER_REFRESH_TIMEOUT_MS')) {
     // A lease that can run out while its holder is still waiting on the token endpoint lets a
     // second process refresh with the same refresh token: with rotation, one of them loses.
@@ -98,6 +109,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   }
 
   const dashboardPassword = read.string('TOKENKEEPER_DASHBOARD_PASSWORD');
+  if (dashboardPassword !== null && dashboardPassword.length < MIN_DASHBOARD_PASSWORD_LENGTH) {
+    // The page is reachable by anyone who can reach the service; a short password falls to
+    // guessing even at the page's throttled rate.
+    read.fail('TOKENKEEPER_DASHBOARD_PASSWORD', `is ${dashboardPassword.length} characters long; use at least ${MIN_DASHBOARD_PASSWORD_LENGTH}, e.g. four random words`);
+  }
+  const allowedRedirectOrigins = readAllowedRedirectOrigins(read);
 
   const sandboxEnabled = read.boolean('TOKENKEEPER_SANDBOX', !production);
   const sandboxPort = read.port('TOKENKEEPER_SANDBOX_PORT', 3171);
@@ -139,7 +156,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     refreshBufferSeconds,
     refreshTimeoutMs,
     leaseMs,
+    maxCooldownSeconds,
     dashboardPassword,
+    allowedRedirectOrigins,
     sandbox: { enabled: sandboxEnabled, port: sandboxPort, accessTokenTtlSeconds },
     maxBodyBytes,
   });
@@ -238,6 +257,47 @@ function readPublicUrl(read: VariableReader, port: number, production: boolean):
     return fallback;
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Origins the connect flow may return the browser to. Each entry must be exactly an origin
+ * (RFC 6454 §4: scheme, host, port), parsed the way browsers parse URLs (WHATWG URL) so that the
+ * comparison in the connect flow is between the same normalised strings. A trailing `/` is
+ * tolerated (it is what copying an origin from the address bar gives); a path is not, because
+ * it would suggest a narrower rule than the origin check applies.
+ */
+function readAllowedRedirectOrigins(read: VariableReader): string[] {
+  const name = 'TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS';
+  const value = read.string(name);
+  if (value === null) return [];
+  const origins: string[] = [];
+  for (const raw of value.split(',').map((entry) => entry.trim())) {
+    const problem = originProblem(raw);
+    if (problem !== null) {
+      read.fail(name, `${JSON.stringify(raw.slice(0, 80))} ${problem}; list origins such as https://app.example.com, separated by commas`);
+      continue;
+    }
+    const origin = new URL(raw).origin;
+    if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
+}
+
+function originProblem(entry: string): string | null {
+  if (entry === '') return 'is an empty entry';
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return 'is not an origin (scheme://host[:port])';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'is not an http or https origin';
+  if (!/^https?:\/\//i.test(entry)) return 'is not an origin (scheme://host[:port])';
+  if (url.username !== '' || url.password !== '') return 'must not contain a user name or password';
+  if (url.search !== '' || entry.includes('?')) return 'must not have a query';
+  if (url.hash !== '' || entry.includes('#')) return 'must not have a fragment';
+  if (url.pathname !== '/') return `has a path (${url.pathname}); give only scheme://host[:port]`;
+  return null;
 }
 
 function readDatabaseUrl(read: VariableReader): string | null {

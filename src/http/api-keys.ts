@@ -4,6 +4,7 @@ import { TokenkeeperError } from '../errors.ts';
 import { isId, newId, randomToken } from '../ids.ts';
 import {
   findActiveApiKeyByHash,
+  findApiKeyById,
   insertApiKey,
   listApiKeys,
   revokeApiKey,
@@ -16,7 +17,7 @@ import {
  * API keys for Tokenkeeper's own API. A key is shown once at creation; only its SHA-256 is
  * stored (keys are 256-bit random, so a fast hash is enough: there is nothing to brute-force).
  */
-export async function createApiKey(db: Database, clock: Clock, name: string): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createApiKey(db: Database, clock: Clock, name: unknown): Promise<{ key: string; record: ApiKeyRecord }> {
   if (typeof name !== 'string' || !/^[\x20-\x7e]{1,100}$/.test(name) || name.trim() === '') {
     throw new TokenkeeperError('invalid_request', 'The key name must be 1-100 printable characters.');
   }
@@ -42,12 +43,45 @@ export async function revokeApiKeyById(db: Database, clock: Clock, id: string): 
 }
 
 /**
+ * `DELETE /v1/api-keys/:id`: revokes the key, or answers the revocation already made, so that a
+ * retried DELETE gets the same answer (idempotent, RFC 9110 §9.2.2). The conditional UPDATE
+ * keeps the first revocation's time when two race.
+ */
+export async function revokeApiKeyIdempotently(db: Database, clock: Clock, id: string): Promise<ApiKeyRecord> {
+  if (!isId(id, 'key')) throw new TokenkeeperError('invalid_id', `"${String(id).slice(0, 60)}" is not a valid API key id.`);
+  await revokeApiKey(db, id, clock.now());
+  const record = await findApiKeyById(db, id);
+  if (!record) throw new TokenkeeperError('api_key_not_found', `No API key "${id}".`);
+  return record;
+}
+
+/** The API's view of a key: never the key (shown once, at creation) nor its hash. */
+export function apiKeyToJson(record: ApiKeyRecord): Record<string, unknown> {
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: record.id,
+    name: record.name,
+    prefix: record.prefix,
+    created_at: iso(record.createdAt),
+    last_used_at: iso(record.lastUsedAt),
+    revoked_at: iso(record.revokedAt),
+  };
+}
+
+/**
  * Verifies bearer API keys with a short in-process cache of successful lookups, so the token
  * hot path does not hit the database per request. A key revoked by another process stops
- * working within `cacheMs`; one revoked through this process at once.
+ * working within `cacheMs` (on the injected clock); one revoked through this process at once,
+ * because the revoking route calls `forget`.
  */
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, { id: string; until: number }>();
+  /**
+   * Bumped by every `forget`. A verification that read the key from the database before a
+   * revocation committed, but resumes after `forget` has run, must not cache what it read:
+   * that entry would let the revoked key in for another `cacheMs`.
+   */
+  private generation = 0;
   private readonly db: Database;
   private readonly clock: Clock;
   private readonly cacheMs: number;
@@ -61,21 +95,29 @@ export class ApiKeyVerifier {
   async verify(key: string): Promise<string | null> {
     if (!key.startsWith('tk_') || key.length > 100) return null;
     const hash = hashSecret(key);
-    const now = Date.now();
+    const now = this.clock.now();
     const cached = this.cache.get(hash);
     if (cached && cached.until > now) return cached.id;
+    const generation = this.generation;
     const record = await findActiveApiKeyByHash(this.db, hash);
     if (!record) {
       this.cache.delete(hash);
       return null;
     }
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { id: record.id, until: now + this.cacheMs });
+    if (generation === this.generation) this.cache.set(hash, { id: record.id, until: now + this.cacheMs });
     await touchApiKey(this.db, record.id, this.clock.now()).catch(() => undefined);
     return record.id;
   }
 
+  /** Drops a revoked key from the cache, and keeps verifications already under way from caching it again. */
+  forget(id: string): void {
+    this.generation += 1;
+    for (const [hash, entry] of this.cache) if (entry.id === id) this.cache.delete(hash);
+  }
+
   forgetAll(): void {
+    this.generation += 1;
     this.cache.clear();
   }
 }

@@ -67,11 +67,12 @@ export function registerApiRoutes(app: FastifyInstance, tk: Tokenkeeper): void {
       limit: optionalString(q, 'limit'),
       after: optionalString(q, 'after'),
     });
-    const data = [];
-    for (const record of records) {
-      const integration = await integrations.resolveById(record.integrationId).catch(() => null);
-      data.push(connectionToJson(record, integration?.record.key ?? '', integration?.provider.key ?? ''));
-    }
+    // Names from the rows, never through discovery: listing works while a provider is down.
+    const names = new Map((await integrations.list()).map((integration) => [integration.id, integration]));
+    const data = records.map((record) => {
+      const integration = names.get(record.integrationId);
+      return connectionToJson(record, integration?.key ?? '', integration?.provider ?? '');
+    });
     return { data, next };
   });
   app.post('/v1/connections', async (request, reply) => {

@@ -3,6 +3,7 @@ import { TokenkeeperError } from '../errors.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { registerPages } from '../web/index.ts';
+import { registerApiKeyRoutes } from './api-key-routes.ts';
 import { ApiKeyVerifier } from './api-keys.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { requireApiKey } from './auth.ts';
@@ -52,6 +53,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
       await requireApiKey(apiKeys)(request, undefined as never);
     });
     registerApiRoutes(scope, tk);
+    registerApiKeyRoutes(scope, tk, apiKeys);
   });
   registerPages(app, tk);
   options.extend?.(app);

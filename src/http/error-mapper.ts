@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TokenkeeperError, errorRegistry, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { isStorageUnavailable } from '../store/index.ts';
 
 /** Fastify's own errors that are the client's mistake, mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -42,18 +43,4 @@ export function errorHandler(logger: Logger) {
     }
     return sendError(reply, mapped);
   };
-}
-
-/**
- * Storage trouble that is not the request's fault: the database closed under us, a write lock
- * held by another process past busy_timeout (SQLITE_BUSY / SQLITE_LOCKED), a PostgreSQL
- * connection failure. The client gets a 503 to retry, not a 500.
- */
-function isStorageUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { code, errcode } = error as Error & { code?: unknown; errcode?: unknown };
-  if (code === 'ERR_SQLITE_ERROR' && (errcode === 5 || errcode === 6)) return true;
-  if (code === 'ERR_INVALID_STATE' && /database is not open/i.test(error.message)) return true;
-  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', '57P01', '08006', '08001'].includes(code)) return true;
-  return /driver has already been destroyed/i.test(error.message);
 }

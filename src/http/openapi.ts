@@ -48,6 +48,12 @@ export function buildOpenApiDocument(publicUrl: string, version: string): Record
             key: { type: 'string' }, provider: { type: 'string' }, client_id: { type: 'string' }, has_client_secret: { type: 'boolean' },
             scopes: { type: 'array', items: { type: 'string' } }, redirect_uri: { type: 'string' }, settings: { type: 'object' },
             refresh_buffer_seconds: { type: 'integer' }, system_grant: { type: ['string', 'null'] }, enabled: { type: 'boolean' },
+            status: { enum: ['ok', 'failing', 'disabled'] },
+            failure: {
+              type: ['object', 'null'],
+              description: "Set while the provider rejects the integration's own credentials; cleared by any update.",
+              properties: { code: { type: 'string' }, message: { type: 'string' }, since: { type: 'string', format: 'date-time' } },
+            },
           },
         },
         IntegrationInput: {
@@ -67,6 +73,13 @@ export function buildOpenApiDocument(publicUrl: string, version: string): Record
             kind: { enum: ['user', 'system'] }, status: { enum: ['pending', 'active', 'degraded', 'needs_reauth', 'revoked'] },
             status_reason: { type: ['string', 'null'] }, account_id: { type: ['string', 'null'] }, account_label: { type: ['string', 'null'] },
             expires_at: { type: ['string', 'null'] }, metadata: { type: 'object' },
+          },
+        },
+        ApiKey: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' }, name: { type: 'string' }, prefix: { type: 'string', description: 'The first characters of the key, to tell keys apart.' },
+            created_at: { type: 'string', format: 'date-time' }, last_used_at: { type: ['string', 'null'], format: 'date-time' }, revoked_at: { type: ['string', 'null'], format: 'date-time' },
           },
         },
         JobReport: {
@@ -99,7 +112,7 @@ export function buildOpenApiDocument(publicUrl: string, version: string): Record
       '/v1/connect/sessions': {
         post: {
           summary: 'Start connecting an account',
-          requestBody: json({ type: 'object', required: ['integration'], properties: { integration: { type: 'string' }, owner_id: { type: 'string' }, redirect_to: { type: 'string' }, kind: { enum: ['user', 'system'] } } }),
+          requestBody: json({ type: 'object', required: ['integration'], properties: { integration: { type: 'string' }, owner_id: { type: 'string' }, redirect_to: { type: 'string', format: 'uri', description: 'Where the callback sends the user back. Allowed origins: this service, TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS, and loopback in development.' }, kind: { enum: ['user', 'system'] } } }),
           responses: { 201: json({ type: 'object', properties: { connect_url: { type: 'string' }, expires_at: { type: 'string' } } }), 400: errorResponse, 404: errorResponse },
         },
       },
@@ -122,6 +135,18 @@ export function buildOpenApiDocument(publicUrl: string, version: string): Record
       },
       '/v1/connections/{id}/refresh': { parameters: [idParam], post: { summary: 'Refresh now', responses: { 200: json(ref('Token')), 409: errorResponse, 503: errorResponse } } },
       '/v1/connections/{id}/events': { parameters: [idParam], get: { summary: 'Lifecycle events, newest first', responses: { 200: { description: 'Events' } } } },
+      '/v1/api-keys': {
+        get: { summary: 'List API keys (never the keys themselves)', responses: { 200: json({ type: 'object', properties: { data: { type: 'array', items: ref('ApiKey') } } }), 401: errorResponse } },
+        post: {
+          summary: 'Create an API key; the key is in this response only',
+          requestBody: json({ type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 100 } } }),
+          responses: { 201: json({ allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string' } } }] }), 400: errorResponse },
+        },
+      },
+      '/v1/api-keys/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^key_[a-z2-7]{20}$' } }],
+        delete: { summary: 'Revoke an API key (at once on the instance that answers; idempotent)', responses: { 200: json(ref('ApiKey')), 400: errorResponse, 404: errorResponse } },
+      },
       '/v1/cron/{job}': {
         post: {
           security: [{ cronSecret: [] }],

@@ -3,7 +3,7 @@ import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { CallbackError } from '../tokens/index.ts';
-import { renderMessagePage } from '../web/index.ts';
+import { renderMessagePage, sendHtmlPage } from '../web/index.ts';
 import { requireCronSecret } from './auth.ts';
 import { toTokenkeeperError } from './error-mapper.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -19,11 +19,7 @@ function sendErrorPage(reply: FastifyReply, error: TokenkeeperError): FastifyRep
     connect_session_not_found: 'Ask the application for a new connect link.',
     access_denied: 'Nothing was connected. You can try again from the application.',
   };
-  return reply
-    .code(error.status)
-    .type('text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .send(renderMessagePage({ title: 'Connection not completed', message: error.message, code: error.code, ok: false, hint: hints[error.code] }));
+  return sendHtmlPage(reply, error.status, renderMessagePage({ title: 'Connection not completed', message: error.message, code: error.code, ok: false, hint: hints[error.code] }));
 }
 
 /** Routes without an API key: health, metrics, OpenAPI, the connect link and the OAuth callback, cron. */
@@ -62,17 +58,16 @@ export function registerPublicRoutes(app: FastifyInstance, tk: Tokenkeeper, metr
         return reply.header('cache-control', 'no-store').redirect(target.href, 302);
       }
       const who = outcome.connection.accountLabel ?? outcome.connection.accountId ?? 'the account';
-      return reply
-        .type('text/html; charset=utf-8')
-        .header('cache-control', 'no-store')
-        .send(
-          renderMessagePage({
-            title: outcome.reconnected ? 'Reconnected' : 'Connected',
-            message: `${who} is connected through ${outcome.integrationKey}. You can close this window.`,
-            ok: true,
-            hint: `Connection id: ${outcome.connection.id}`,
-          }),
-        );
+      return sendHtmlPage(
+        reply,
+        200,
+        renderMessagePage({
+          title: outcome.reconnected ? 'Reconnected' : 'Connected',
+          message: `${who} is connected through ${outcome.integrationKey}. You can close this window.`,
+          ok: true,
+          hint: `Connection id: ${outcome.connection.id}`,
+        }),
+      );
     } catch (error) {
       if (error instanceof CallbackError) {
         if (error.redirectTo) {

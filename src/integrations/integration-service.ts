@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { KeyRing } from '../crypto/index.ts';
-import { TokenkeeperError } from '../errors.ts';
+import { isTokenkeeperError, TokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { newId } from '../ids.ts';
 import { resolveProviderClient, type ProviderClient } from '../oauth/index.ts';
@@ -10,19 +10,50 @@ import {
   deleteIntegration,
   findIntegrationById,
   findIntegrationByKey,
+  findIntegrationUpdatedAt,
   insertIntegration,
   listIntegrations,
+  markIntegrationFailing,
+  nextUpdatedAt,
   updateIntegration,
   type Database,
   type IntegrationRecord,
 } from '../store/index.ts';
-import { validateIntegrationInput } from './integration-input.ts';
+import { CoherentCache, INTEGRATION_COHERENCE_MS } from './coherent-cache.ts';
+import { validateIntegrationInput, type ValidIntegrationInput } from './integration-input.ts';
 
-export interface ResolvedIntegration {
+/** An integration as stored plus its catalog entry: no discovery, no secret decrypted. */
+export interface IntegrationView {
   record: IntegrationRecord;
   provider: ProviderEntry;
+}
+
+/** An integration ready for provider calls: endpoints resolved (discovery done), secret decrypted. */
+export interface ResolvedIntegration extends IntegrationView {
   client: ProviderClient;
 }
+
+/** Wraps one outbound call of an integration (its rate limiter and circuit breaker, from tokens/). */
+export type OutboundCallGuard = <T>(integrationId: string, call: () => Promise<T>) => Promise<T>;
+
+/** What the provider said when it rejected the integration's own credentials. */
+export interface IntegrationFailureReport {
+  /** The provider's error code: `invalid_client`, `unauthorized_client`, or e.g. `http_401`. */
+  code: string;
+  /** The provider's description (`error_description`), shown to the operator. */
+  message: string;
+  /**
+   * The `updated_at` of the integration the failed call was made with. When the row is newer
+   * (the operator changed it while the call was in flight), the failure is about credentials
+   * that are no longer used and is ignored.
+   */
+  recordUpdatedAt?: number;
+}
+
+/** Enough of a provider's error description for the operator; a provider cannot bloat the row. */
+const MAX_FAILURE_MESSAGE_LENGTH = 500;
+/** Compare-and-set attempts of an update before giving up on a row that keeps changing. */
+const UPDATE_ATTEMPTS = 5;
 
 export interface IntegrationServiceOptions {
   db: Database;
@@ -35,40 +66,40 @@ export interface IntegrationServiceOptions {
   /** Token-endpoint timeout used as the default for provider calls. */
   requestTimeoutMs: number;
   fetch?: typeof fetch;
-}
-
-/** The public shape of an integration: never the client secret, only whether one is set. */
-export function integrationToJson(record: IntegrationRecord, callbackUrl: string): Record<string, unknown> {
-  return {
-    id: record.id,
-    key: record.key,
-    provider: record.provider,
-    display_name: record.displayName,
-    client_id: record.clientId,
-    has_client_secret: record.clientSecretSealed !== null,
-    scopes: record.scopes,
-    redirect_uri: record.redirectUri ?? callbackUrl,
-    settings: record.settings,
-    refresh_buffer_seconds: record.refreshBufferSeconds,
-    system_grant: record.systemGrant,
-    system_scopes: record.systemScopes,
-    enabled: record.enabled,
-    created_at: new Date(record.createdAt).toISOString(),
-    updated_at: new Date(record.updatedAt).toISOString(),
-  };
+  /**
+   * Wraps the discovery (metadata) request made while resolving an integration, so it goes
+   * through the same per-integration rate limiter and circuit breaker as every other outbound
+   * call (invariant 8). Without it, discovery is sent unguarded.
+   */
+  guard?: OutboundCallGuard;
 }
 
 /**
  * Integrations: an operator's configured use of a provider. Holds the only copy of the
- * decrypted client secret in memory, inside the resolved provider client, cached per
- * integration and dropped on every change.
+ * decrypted client secret in memory, inside the resolved provider client.
+ *
+ * Two caches, both coherent with the database (invariant 10; see CoherentCache): views (row and
+ * catalog entry, for reads that must work while the provider is down) and resolved clients (for
+ * provider calls). A change made here drops both at once; one made by another process is seen
+ * within INTEGRATION_COHERENCE_MS, so no process keeps refreshing with a disabled integration or
+ * an old client secret.
  */
 export class IntegrationService {
   private readonly options: IntegrationServiceOptions;
-  private readonly resolved = new Map<string, Promise<ResolvedIntegration>>();
+  private readonly views: CoherentCache<IntegrationView>;
+  private readonly resolved: CoherentCache<ResolvedIntegration>;
 
   constructor(options: IntegrationServiceOptions) {
     this.options = options;
+    const coherence = {
+      clock: options.clock,
+      maxAgeMs: INTEGRATION_COHERENCE_MS,
+      currentVersion: (id: string) => findIntegrationUpdatedAt(options.db, id),
+      versionOf: (value: IntegrationView) => value.record.updatedAt,
+      notFound: (id: string) => new TokenkeeperError('integration_not_found', `No integration "${id}".`),
+    };
+    this.views = new CoherentCache<IntegrationView>({ ...coherence, load: (id) => this.loadView(id) });
+    this.resolved = new CoherentCache<ResolvedIntegration>({ ...coherence, load: (id) => this.load(id) });
   }
 
   private secretAad(id: string): string {
@@ -98,6 +129,9 @@ export class IntegrationService {
       systemGrant: input.systemGrant ?? null,
       systemScopes: input.systemScopes ?? null,
       enabled: input.enabled ?? true,
+      failingSince: null,
+      failureCode: null,
+      failureMessage: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -114,19 +148,43 @@ export class IntegrationService {
     return record;
   }
 
+  /**
+   * Applies a partial update. Any update is the operator saying "fixed": it clears a failing
+   * state (`integration.recovered`), so refreshes resume. `PATCH` with an empty body is the way
+   * to say "try again" without changing anything.
+   *
+   * Written with compare-and-set on `updated_at`: if the row changed between our read and our
+   * write (another PATCH, a refresh marking it failing), the update is recomputed from the new
+   * row instead of overwriting that change, and the recovery is reported if it was failing.
+   */
   async update(key: string, body: unknown): Promise<IntegrationRecord> {
-    const current = await this.getByKey(key);
+    let current = await this.getByKey(key);
     const input = validateIntegrationInput(body, { partial: true, currentProvider: current.provider });
-    const next: IntegrationRecord = {
+    // Sealed once: the associated data is the id, which does not change.
+    const sealedSecret = typeof input.clientSecret === 'string'
+      ? this.options.keyRing.seal(input.clientSecret, this.secretAad(current.id))
+      : input.clientSecret;
+    for (let attempt = 1; ; attempt += 1) {
+      const next = this.applyUpdate(current, input, sealedSecret);
+      if (await updateIntegration(this.options.db, next, current.updatedAt)) {
+        this.invalidate(current.id);
+        this.options.events.emit('integration.updated', { integrationKey: next.key, provider: next.provider });
+        if (current.failingSince !== null) this.options.events.emit('integration.recovered', { integrationKey: next.key, provider: next.provider });
+        return next;
+      }
+      if (attempt >= UPDATE_ATTEMPTS) {
+        throw new TokenkeeperError('integration_changed', `The integration "${key}" kept changing while it was being updated; try again.`);
+      }
+      current = await this.getByKey(key);
+    }
+  }
+
+  private applyUpdate(current: IntegrationRecord, input: ValidIntegrationInput, sealedSecret: string | null | undefined): IntegrationRecord {
+    return {
       ...current,
       displayName: input.displayName !== undefined ? input.displayName : current.displayName,
       clientId: input.clientId ?? current.clientId,
-      clientSecretSealed:
-        input.clientSecret === undefined
-          ? current.clientSecretSealed
-          : input.clientSecret === null
-            ? null
-            : this.options.keyRing.seal(input.clientSecret, this.secretAad(current.id)),
+      clientSecretSealed: sealedSecret === undefined ? current.clientSecretSealed : sealedSecret,
       scopes: input.scopes ?? current.scopes,
       redirectUri: input.redirectUri !== undefined ? input.redirectUri : current.redirectUri,
       settings: input.settings !== undefined ? (input.settings as Record<string, unknown>) : current.settings,
@@ -134,12 +192,37 @@ export class IntegrationService {
       systemGrant: input.systemGrant !== undefined ? input.systemGrant : current.systemGrant,
       systemScopes: input.systemScopes !== undefined ? input.systemScopes : current.systemScopes,
       enabled: input.enabled ?? current.enabled,
-      updatedAt: this.options.clock.now(),
+      failingSince: null,
+      failureCode: null,
+      failureMessage: null,
+      updatedAt: nextUpdatedAt(current.updatedAt, this.options.clock.now()),
     };
-    await updateIntegration(this.options.db, next);
-    this.resolved.delete(current.id);
-    this.options.events.emit('integration.updated', { integrationKey: next.key, provider: next.provider });
-    return next;
+  }
+
+  /**
+   * The provider rejected the integration's own credentials (`invalid_client`,
+   * `unauthorized_client`, HTTP 401 from the token endpoint; RFC 6749 §5.2): the operator's
+   * fault, not the users'. Records it on the integration (first time kept, newest provider error
+   * shown), drops this process's caches and, through `updated_at`, every other process's.
+   * Emits `integration.failing` once per episode, whichever process saw it first. Connections
+   * are not touched. Idempotent; a failure about credentials replaced meanwhile is ignored.
+   */
+  async markFailing(id: string, failure: IntegrationFailureReport): Promise<void> {
+    const code = cleanFailureText(failure.code, 100);
+    const message = cleanFailureText(failure.message, MAX_FAILURE_MESSAGE_LENGTH);
+    const outcome = await markIntegrationFailing(this.options.db, id, {
+      code,
+      message,
+      at: this.options.clock.now(),
+      seenUpdatedAt: failure.recordUpdatedAt,
+    });
+    if (outcome === 'not_found') throw new TokenkeeperError('integration_not_found', `No integration "${id}".`);
+    if (outcome === 'unchanged') return;
+    this.invalidate(id);
+    if (outcome === 'marked') {
+      const { record } = await this.recordById(id);
+      this.options.events.emit('integration.failing', { integrationKey: record.key, provider: record.provider, errorCode: code, reason: message });
+    }
   }
 
   async remove(key: string, options: { force: boolean }): Promise<IntegrationRecord> {
@@ -151,7 +234,7 @@ export class IntegrationService {
       });
     }
     await deleteIntegration(this.options.db, current.id);
-    this.resolved.delete(current.id);
+    this.invalidate(current.id);
     this.options.events.emit('integration.deleted', { integrationKey: current.key, provider: current.provider });
     return current;
   }
@@ -170,41 +253,56 @@ export class IntegrationService {
     return findIntegrationByKey(this.options.db, key);
   }
 
-  /** Integration plus its provider client (discovery done, secret decrypted), cached. */
-  async resolveById(id: string): Promise<ResolvedIntegration> {
-    let pending = this.resolved.get(id);
-    if (!pending) {
-      pending = this.load(id);
-      this.resolved.set(id, pending);
-      pending.catch(() => this.resolved.delete(id));
-    }
-    return pending;
+  /**
+   * The row and its catalog entry, for everything that only reads: never discovery, never the
+   * secret, so it works while the provider is down. On the token hot path: the cached case is a
+   * Map lookup and a time comparison. Unknown id: `integration_not_found`.
+   */
+  recordById(id: string): Promise<IntegrationView> {
+    return this.views.get(id);
+  }
+
+  /** Integration plus its provider client (discovery done, secret decrypted), cached coherently. */
+  resolveById(id: string): Promise<ResolvedIntegration> {
+    return this.resolved.get(id);
   }
 
   async resolveByKey(key: string): Promise<ResolvedIntegration> {
     const record = await this.getByKey(key);
     const resolved = await this.resolveById(record.id);
-    // A cached entry older than the row (changed by another process): reload.
+    // The row was just read anyway: a cached entry older than it is dropped now rather than
+    // served for the rest of its coherence window.
     if (resolved.record.updatedAt !== record.updatedAt) {
-      this.resolved.delete(record.id);
+      this.invalidate(record.id);
       return this.resolveById(record.id);
     }
     return resolved;
   }
 
-  /** Drop cached provider clients (e.g. after another process changed an integration). */
+  /** Drops cached views and provider clients (of one integration, or all). */
   invalidate(id?: string): void {
-    if (id) this.resolved.delete(id);
-    else this.resolved.clear();
+    this.views.invalidate(id);
+    this.resolved.invalidate(id);
   }
 
-  private async load(id: string): Promise<ResolvedIntegration> {
+  private async loadView(id: string): Promise<IntegrationView> {
     const record = await findIntegrationById(this.options.db, id);
-    if (!record) throw new TokenkeeperError('integration_not_found');
+    if (!record) throw new TokenkeeperError('integration_not_found', `No integration "${id}".`);
     const provider = getProvider(record.provider);
     if (!provider) throw new TokenkeeperError('unknown_provider', `The integration "${record.key}" uses unknown provider "${record.provider}".`);
+    return { record, provider };
+  }
+
+  /**
+   * Resolves the provider client. For discovery providers this is an outbound call (RFC 8414 §3 /
+   * OpenID Connect Discovery §4), so it runs inside the guard; a failure of the request itself
+   * (not the guard refusing to send it) is reported as `integration.discovery_failed`.
+   */
+  private async load(id: string): Promise<ResolvedIntegration> {
+    const { record, provider } = await this.loadView(id);
     const clientSecret = record.clientSecretSealed ? this.options.keyRing.open(record.clientSecretSealed, this.secretAad(record.id)) : null;
-    const client = await resolveProviderClient(
+    let discoveryError: unknown;
+    const resolve = () => resolveProviderClient(
       {
         key: record.key,
         provider: record.provider,
@@ -215,7 +313,29 @@ export class IntegrationService {
         settings: record.settings as IntegrationSettings,
       },
       { fetch: this.options.fetch, timeoutMs: this.options.requestTimeoutMs, clock: this.options.clock },
-    );
-    return { record, provider, client };
+    ).catch((error: unknown) => {
+      discoveryError = error;
+      throw error;
+    });
+    const { guard } = this.options;
+    try {
+      const client = provider.discovery && guard ? await guard(record.id, resolve) : await resolve();
+      return { record, provider, client };
+    } catch (error) {
+      if (provider.discovery && error === discoveryError && isTokenkeeperError(error, 'provider_unavailable')) {
+        this.options.events.emit('integration.discovery_failed', { integrationKey: record.key, provider: record.provider, reason: error.message });
+      }
+      throw error;
+    }
   }
+}
+
+/**
+ * A provider's words, made safe to store and show: control characters (a terminal escape in an
+ * error_description would reach the operator's terminal through the CLI) become spaces, and the
+ * length is capped.
+ */
+function cleanFailureText(text: string, maxLength: number): string {
+  const clean = String(text).replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
 }

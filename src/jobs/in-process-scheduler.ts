@@ -10,6 +10,7 @@ export class InProcessScheduler {
   private readonly runner: JobRunner;
   private readonly logger: Logger;
   private stopped = false;
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(runner: JobRunner, logger: Logger) {
     this.runner = runner;
@@ -21,7 +22,9 @@ export class InProcessScheduler {
       const job = this.runner.get(name)!;
       const tick = (): void => {
         if (this.stopped) return;
-        this.runner.tick(name).catch((error: unknown) => this.logger.error('scheduled job failed', { job: name, error }));
+        const run = this.runner.tick(name).catch((error: unknown) => this.logger.error('scheduled job failed', { job: name, error }));
+        this.running.add(run);
+        void run.finally(() => this.running.delete(run));
       };
       const timer = setInterval(tick, job.intervalMs);
       timer.unref();
@@ -30,9 +33,11 @@ export class InProcessScheduler {
     }
   }
 
-  stop(): void {
+  /** Stops the timers; resolves when the ticks already running have finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers.length = 0;
+    await Promise.allSettled([...this.running]);
   }
 }

@@ -39,7 +39,7 @@ const DAY_MS = 86_400_000;
  * request racing for one connection still make one refresh.
  */
 export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport> {
-  const startedAt = Date.now();
+  const startedAt = performance.now();
   const now = deps.clock.now();
   const report: JobReport = { job: 'refresh', checked: 0, refreshed: 0, failed: 0, needs_reauth: 0, duration_ms: 0 };
   const batch = deps.batchSize ?? 1000;
@@ -61,7 +61,7 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
 
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < work.length) {
+    while (next < work.length && !deps.tokens.isDraining()) {
       const item = work[next++]!;
       if (deps.jitterMs > 0) await sleep(Math.floor(Math.random() * deps.jitterMs));
       const outcome = await deps.tokens.refreshIfDue(item.id, item.trigger);
@@ -74,6 +74,7 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
 
   // System connections minted by client credentials: make sure one exists.
   for (const integration of integrations) {
+    if (deps.tokens.isDraining()) break;
     if (integration.systemGrant !== 'client_credentials' || !integration.enabled) continue;
     try {
       await deps.connections.ensureSystemConnection(integration.key);
@@ -82,7 +83,7 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
       deps.logger.warn('could not mint the system connection', { integration: integration.key, error });
     }
   }
-  report.duration_ms = Date.now() - startedAt;
+  report.duration_ms = Math.round(performance.now() - startedAt);
   return report;
 }
 

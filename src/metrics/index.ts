@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventBus } from '../events.ts';
-import { countConnectionsByStatus, type Database } from '../store/index.ts';
+import { countConnectionsByStatus, listIntegrations, type Database } from '../store/index.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -40,6 +40,26 @@ export function createMetrics(events: EventBus, db: Database, options: { default
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const discoveryFailures = new Counter({
+    name: 'tokenkeeper_discovery_failures_total',
+    help: 'Failed discovery (metadata) requests while resolving an integration for a refresh, connect or other provider call.',
+    labelNames: ['integration', 'provider'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tokenkeeper_integration_failing',
+    help: "1 while the provider rejects the integration's own credentials (invalid_client and the like), else 0.",
+    labelNames: ['integration', 'provider'],
+    registers: [registry],
+    // From the database, not from events: the state outlives restarts and is shared by every process.
+    async collect() {
+      const integrations = await listIntegrations(db);
+      this.reset();
+      for (const integration of integrations) {
+        this.set({ integration: integration.key, provider: integration.provider }, integration.failingSince === null ? 0 : 1);
+      }
+    },
+  });
   new Gauge({
     name: 'tokenkeeper_connections',
     help: 'Connections by status.',
@@ -64,6 +84,9 @@ export function createMetrics(events: EventBus, db: Database, options: { default
     events.on('token.refresh_failed', ({ provider, durationMs, transient }) => {
       refreshes.inc({ provider, outcome: transient ? 'transient' : 'permanent' });
       refreshLatency.observe({ provider }, durationMs / 1000);
+    }),
+    events.on('integration.discovery_failed', ({ integrationKey, provider }) => {
+      discoveryFailures.inc({ integration: integrationKey, provider });
     }),
   ];
 

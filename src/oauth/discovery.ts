@@ -51,7 +51,10 @@ async function fetchMetadata(issuer: string, settings: TransportSettings, clock:
         problems.push(`${algorithm}: HTTP 404`);
         continue;
       }
-      return await oauth.processDiscoveryResponse(issuerUrl, response);
+      // Read under the transport's size cap first: oauth4webapi would report a body cut off at
+      // the cap only as "failed to parse", hiding why.
+      const text = await transport.readText(response);
+      return await oauth.processDiscoveryResponse(issuerUrl, new Response(text, { status: response.status, headers: response.headers }));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       problems.push(`${algorithm}: ${message}`);

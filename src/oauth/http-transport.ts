@@ -1,7 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.ts';
 import { needsInsecureTransport } from '../providers/index.ts';
+import { limitResponseBody } from './limited-body.ts';
 import type { ProviderEndpointKind } from './provider-error.ts';
+import { MAX_PROVIDER_RESPONSE_BYTES } from './provider-limits.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -12,13 +14,14 @@ export interface TransportSettings {
 
 /**
  * One request's transport: a signal that fires on the caller's abort or the default timeout,
- * whichever comes first, and a fetch that turns network failures into typed transient errors.
+ * whichever comes first, and a fetch that turns network failures into typed transient errors
+ * and caps every response body at MAX_PROVIDER_RESPONSE_BYTES (see `limitResponseBody`).
  */
 export interface RequestTransport {
   signal: AbortSignal;
   /** Options for an oauth4webapi request function. */
   options(url: string, headers?: Record<string, string>): oauth.HttpRequestOptions<'GET' | 'POST', URLSearchParams | undefined>;
-  /** Reads a body under the same signal and error mapping. */
+  /** Reads a body under the same signal, size cap and error mapping. */
   readText(response: Response): Promise<string>;
 }
 
@@ -38,7 +41,8 @@ export function createRequestTransport(
       return {
         signal,
         headers,
-        [oauth.customFetch]: (target: string, init: RequestInit) => settings.fetch(target, init).catch(fail),
+        [oauth.customFetch]: (target: string, init: RequestInit) =>
+          settings.fetch(target, init).then((response) => limitResponseBody(response, MAX_PROVIDER_RESPONSE_BYTES, endpoint), fail),
         // http is refused by oauth4webapi; allow it only for loopback hosts (the sandbox, tests).
         [oauth.allowInsecureRequests]: needsInsecureTransport(url),
       } as oauth.HttpRequestOptions<'GET' | 'POST', URLSearchParams | undefined>;

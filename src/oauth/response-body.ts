@@ -38,7 +38,9 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * Turns a non-2xx answer into the right error: an OAuth error body becomes an
  * OAuthProviderError (classified by its code); without one, 429 and 5xx are "unavailable"
- * (transient) and anything else is "not a valid OAuth response" (also transient: a broken
+ * (transient), a 401 from the token endpoint is the integration's client authentication failing
+ * (RFC 6749 §5.2: `invalid_client` is answered with 401, and some providers send the 401 with an
+ * empty or HTML body), and anything else is "not a valid OAuth response" (transient: a broken
  * provider must not make users reconnect).
  */
 export function errorForStatus(parsed: ParsedResponse, endpoint: ProviderEndpointKind, sentSecrets: readonly string[] = []): Error {
@@ -49,6 +51,11 @@ export function errorForStatus(parsed: ParsedResponse, endpoint: ProviderEndpoin
   if (parsed.status === 429 || parsed.status >= 500) {
     return new TokenkeeperError('provider_unavailable', `The provider's ${endpoint} endpoint answered HTTP ${parsed.status}.`, {
       retryAfterMs,
+      details: { endpoint, status: parsed.status },
+    });
+  }
+  if (parsed.status === 401 && endpoint === 'token') {
+    return new TokenkeeperError('integration_failing', "The provider's token endpoint refused the integration's client authentication (HTTP 401).", {
       details: { endpoint, status: parsed.status },
     });
   }

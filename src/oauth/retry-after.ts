@@ -6,20 +6,29 @@ const HTTP_DATE = [
 ];
 
 /**
+ * The longest wait a `Retry-After` can ask for: 24 hours. A provider may send `86400000` or a
+ * date in the year 9999; taken at its word that parks a connection for years (and an absolute
+ * "retry at" past 2^53 ms cannot be stored). This is only a hard ceiling so nothing downstream
+ * overflows; the tokens side caps the actual cooldown lower (`TOKENKEEPER_MAX_COOLDOWN`).
+ */
+export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
  * `Retry-After` (RFC 9110 §10.2.3, sent with 429 per RFC 6585 §4 and with 503) is either
  * delay-seconds or an HTTP-date. Returns the delay in ms from `now` (0 for a date in the past),
- * or null when the header is absent or not one of those forms.
+ * at most MAX_RETRY_AFTER_MS, or null when the header is absent or not one of those forms.
  */
 export function parseRetryAfter(header: string | null, now: number): number | null {
   if (header === null) return null;
   const value = header.trim();
   if (/^\d+$/.test(value)) {
-    const seconds = Number(value);
-    return Number.isSafeInteger(seconds * 1000) ? seconds * 1000 : null;
+    // Any run of digits is valid delay-seconds (1*DIGIT); a huge one becomes Infinity here and
+    // the ceiling after it.
+    return Math.min(Number(value) * 1000, MAX_RETRY_AFTER_MS);
   }
   if (!HTTP_DATE.some((pattern) => pattern.test(value))) return null;
   // asctime has no zone: it is GMT by definition.
   const at = Date.parse(/GMT$/.test(value) ? value : `${value} GMT`);
   if (!Number.isFinite(at)) return null;
-  return Math.max(0, at - now);
+  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }

@@ -1,3 +1,5 @@
+import { MAX_TOKEN_BYTES } from './provider-limits.ts';
+
 const SALVAGED = Symbol('salvagedRefreshToken');
 
 /**
@@ -5,10 +7,14 @@ const SALVAGED = Symbol('salvagedRefreshToken');
  * refresh token — and a rotating provider has already retired the old one, so dropping it would
  * lose the connection (and, with reuse detection, the whole grant) over a cosmetic defect. The
  * new refresh token rides along on the error, out of sight (a symbol key, non-enumerable), for
- * the caller to store: see `salvagedRefreshToken`.
+ * the caller to store: see `salvagedRefreshToken`. A refresh token over MAX_TOKEN_BYTES is not
+ * salvaged: it is refused for the same reason it could not be stored from a good answer.
  */
 export function withSalvagedRefreshToken(error: unknown, refreshToken: unknown): unknown {
-  if (error instanceof Error && typeof refreshToken === 'string' && refreshToken.length > 0) {
+  if (
+    error instanceof Error && typeof refreshToken === 'string' && refreshToken.length > 0
+    && Buffer.byteLength(refreshToken, 'utf8') <= MAX_TOKEN_BYTES
+  ) {
     Object.defineProperty(error, SALVAGED, { value: refreshToken, enumerable: false });
   }
   return error;

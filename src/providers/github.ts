@@ -11,7 +11,9 @@ export const githubTokenQuirks: ProviderQuirks = {
     return { status, body };
   },
   /** `bad_refresh_token`: expired, already used (strict rotation) or revoked. `bad_verification_code`: a dead authorization code. */
-  permanentErrors: ['bad_refresh_token', 'bad_verification_code', 'incorrect_client_credentials', 'redirect_uri_mismatch', 'unverified_user_email'],
+  permanentErrors: ['bad_refresh_token', 'bad_verification_code', 'redirect_uri_mismatch', 'unverified_user_email'],
+  /** A wrong client id or secret: every user of the integration would get it. */
+  integrationErrors: ['incorrect_client_credentials'],
 };
 
 function isErrorBody(body: unknown): boolean {

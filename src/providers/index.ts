@@ -3,3 +3,4 @@ export type { IntegrationSettings, ProviderEntry, ProviderQuirks } from './types
 export { getProvider, listProviders } from './catalog.ts';
 export { validateIntegrationSettings, type SettingsValidation } from './validate-settings.ts';
 export { isAllowedEndpointUrl, isLoopbackHost, needsInsecureTransport } from './loopback.ts';
+export { MAX_LIFETIME_SECONDS } from './lifetime-limits.ts';

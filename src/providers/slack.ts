@@ -47,9 +47,11 @@ export const slack: ProviderEntry = {
     },
     permanentErrors: [
       'invalid_refresh_token', 'token_revoked', 'token_expired', 'invalid_auth', 'account_inactive',
-      'invalid_code', 'code_already_used', 'bad_client_secret', 'invalid_client_id', 'invalid_grant_type',
+      'invalid_code', 'code_already_used', 'invalid_grant_type',
       'bad_redirect_uri', 'oauth_authorization_url_mismatch', 'app_uninstalled', 'not_authed',
     ],
+    /** The app's client id or secret is wrong: every user of the integration would get it. */
+    integrationErrors: ['invalid_client_id', 'bad_client_secret'],
     transientErrors: ['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout'],
     accountFromTokenResponse(body) {
       const team = isObject(body.team) ? body.team : null;

@@ -74,6 +74,12 @@ export interface ProviderQuirks {
    * `error` and `error_subtype`): GitHub `bad_refresh_token`, Slack `invalid_refresh_token`, Google `invalid_rapt`.
    */
   permanentErrors?: string[];
+  /**
+   * Error codes beyond `invalid_client` / `unauthorized_client` that blame the integration's own
+   * credentials, so an operator must fix the integration and no user is sent to reconnect:
+   * GitHub `incorrect_client_credentials` (with HTTP 200), Slack `invalid_client_id`, `bad_client_secret`.
+   */
+  integrationErrors?: string[];
   /** Error codes that are transient for this provider (e.g. Slack `ratelimited`). */
   transientErrors?: string[];
   /** Account identity when there is no ID token or userinfo (Slack team/user; Salesforce `id` URL). */

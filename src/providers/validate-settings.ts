@@ -1,4 +1,5 @@
 import { getProvider } from './catalog.ts';
+import { MAX_LIFETIME_SECONDS } from './lifetime-limits.ts';
 import { isAllowedEndpointUrl } from './loopback.ts';
 import type { IntegrationSettings } from './types.ts';
 
@@ -18,9 +19,6 @@ const RESERVED_AUTHORIZATION_PARAMS = new Set([
 
 /** Microsoft tenants: a GUID, a verified domain, or one of the three aliases. */
 const TENANT_PATTERN = /^(common|organizations|consumers|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/i;
-
-/** Ten years: anything longer is a unit mistake (milliseconds for seconds), not a lifetime. */
-const MAX_LIFETIME_SECONDS = 315_360_000;
 
 export type SettingsValidation = { ok: true; settings: IntegrationSettings } | { ok: false; problems: string[] };
 

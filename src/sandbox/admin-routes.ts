@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isTokenkeeperError } from '../errors.ts';
 import type { SandboxFaults } from './faults.ts';
-import { BodyTooLargeError, isLoopbackAddress, readBody, sendError, sendJson } from './http-helpers.ts';
+import { BodyTooLargeError, isCrossSiteRequest, isLoopbackAddress, readBody, sendError, sendJson } from './http-helpers.ts';
 import type { SandboxStats } from './token-request-stats.ts';
 
 /** What the admin routes control; implemented by the running sandbox. */
@@ -23,11 +23,23 @@ const JSON_LIMIT_BYTES = 16 * 1024;
  * No authentication: they answer only requests that arrive from a loopback address, which is
  * enough for a development tool, and 404 otherwise so the routes do not advertise themselves
  * when someone binds the sandbox to a LAN address.
+ *
+ * A loopback address is also where the developer's browser connects from, so any page they visit
+ * could POST here (a cross-origin `text/plain` POST needs no CORS preflight) and revoke their
+ * grants. Browsers name the page behind every POST in `Origin` and `Sec-Fetch-Site`; a POST that
+ * names any page but the sandbox's own is refused before it changes anything. Tools (curl,
+ * Node's fetch, the tests) send neither header and keep working whatever their Content-Type:
+ * requiring `application/json` would refuse `curl -d` (form-encoded) and `fetch` with a string
+ * body (`text/plain`) without keeping out any browser that the headers do not.
  */
 export function createAdminRoutes(controls: SandboxControls) {
   return async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (!isLoopbackAddress(req.socket.remoteAddress)) {
       sendError(res, 404, 'route_not_found', 'No such route.');
+      return;
+    }
+    if (req.method === 'POST' && isCrossSiteRequest(req)) {
+      sendError(res, 403, 'cross_origin_request', 'The sandbox switches take requests from tools and from the sandbox itself, not from other web pages.');
       return;
     }
     const route = `${req.method} ${path}`;

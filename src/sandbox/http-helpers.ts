@@ -75,3 +75,26 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   if (address === undefined) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
+
+/**
+ * Whether a browser sent this request on behalf of a page other than the sandbox's own.
+ * `Sec-Fetch-Site` (Fetch Metadata) says so directly: only `same-origin` and `none` (typed or
+ * bookmarked) are ours. `Origin` (RFC 6454 §7; sent by browsers with every POST) must be the
+ * origin the request was addressed to, and that origin must be a loopback name: a DNS-rebinding
+ * page names itself consistently in `Host` and `Origin`, but under its own domain. `Origin: null`
+ * (sandboxed frames, opaque origins) is never ours.
+ */
+export function isCrossSiteRequest(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  let own: URL;
+  try {
+    own = new URL(`http://${req.headers.host ?? ''}`);
+  } catch {
+    return true;
+  }
+  const loopbackName = own.hostname === 'localhost' || own.hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(own.hostname);
+  return !loopbackName || origin.toLowerCase() !== own.origin;
+}

@@ -7,3 +7,4 @@ export { SANDBOX_DEFAULT_CLIENT, DEFAULT_REDIRECT_URIS, type SandboxClient } fro
 export { DEFAULT_FAULTS, type SandboxFaults } from './faults.ts';
 export type { SandboxStats } from './token-request-stats.ts';
 export { runSandboxCommand, type SandboxCommandIo } from './sandbox-command.ts';
+export { SANDBOX_STATE_FILE } from './state-database.ts';

@@ -1,20 +1,52 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 /**
- * oidc-provider's storage for one sandbox instance, in memory.
+ * oidc-provider's storage for one sandbox instance: in memory, optionally written through to a file.
  *
  * Why not the provider's own memory adapter: that one shares one module-level store between
  * every Provider in the process (two sandboxes in one test run would see each other's tokens),
  * caps it at 1,000 entries (a load test would silently evict live refresh tokens), prints a
  * "development only" warning, and cannot list grants by account, which `revokeGrants(accountId)`
  * needs. This store is per instance, unbounded but self-pruning, and uses no timers so it never
- * keeps a process alive.
+ * keeps a process alive. `tokenkeeper serve` gives it a `persistence` (state-database.ts) so
+ * that a restart does not forget the grants behind every sandbox connection.
  */
 
 interface Entry {
   payload: AdapterPayload;
   /** Milliseconds since the epoch; Infinity for entries without a lifetime. */
   expiresAt: number;
+}
+
+/** One stored artifact as it is saved and restored: `key` is `<model>:<id>`. */
+export interface StoredEntry {
+  key: string;
+  payload: AdapterPayload;
+  /** Milliseconds since the epoch; null for entries without a lifetime. */
+  expiresAt: number | null;
+}
+
+/**
+ * What outlives a restart when the sandbox keeps a state file: the grants and the tokens issued
+ * under them, consumed refresh tokens included (presenting one again must still revoke the grant,
+ * RFC 9700 §4.14.2). Sessions, interactions and authorization codes stay in memory: the cookies
+ * that point at sessions are signed with keys made per start anyway, and a login or a code is
+ * seconds long.
+ */
+export const PERSISTED_MODELS: ReadonlySet<string> = new Set(['Grant', 'RefreshToken', 'AccessToken', 'ClientCredentials']);
+
+/**
+ * Where entries of PERSISTED_MODELS are written through as they change. Synchronous on purpose:
+ * oidc-provider answers a token request only after the adapter returns, so what it issued or
+ * consumed is saved before the client sees it, and no await can interleave two requests.
+ */
+export interface SandboxPersistence {
+  put(entry: StoredEntry): void;
+  delete(key: string): void;
+}
+
+export interface SandboxStoreOptions {
+  persistence?: SandboxPersistence;
 }
 
 /** Models whose artifacts belong to a grant and die with it (RFC 9700 §4.14.2). */
@@ -43,7 +75,12 @@ export class SandboxStore {
   readonly #grantMembers = new Map<string, Set<string>>();
   readonly #sessionByUid = new Map<string, string>();
   readonly #keyByUserCode = new Map<string, string>();
+  readonly #persistence: SandboxPersistence | undefined;
   #writes = 0;
+
+  constructor(options: SandboxStoreOptions = {}) {
+    this.#persistence = options.persistence;
+  }
 
   /** The factory oidc-provider's `adapter` option expects: one adapter per model name. */
   adapterFactory(): (model: string) => Adapter {
@@ -61,9 +98,26 @@ export class SandboxStore {
   }
 
   set(model: string, id: string, payload: AdapterPayload, expiresInSeconds: number | undefined): void {
-    const key = `${model}:${id}`;
-    this.delete(key);
     const expiresAt = typeof expiresInSeconds === 'number' ? Date.now() + expiresInSeconds * 1000 + EXPIRED_GRACE_MS : Infinity;
+    this.#put(model, id, payload, expiresAt);
+    this.#persist(`${model}:${id}`);
+    if (++this.#writes % PRUNE_EVERY_WRITES === 0) this.#prune();
+  }
+
+  /** Writes an entry through to the persistence, after a change made in place (`consume`). */
+  touch(key: string): void {
+    this.#persist(key);
+  }
+
+  #persist(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry || !this.#persistence || !PERSISTED_MODELS.has(modelOf(key))) return;
+    this.#persistence.put({ key, payload: entry.payload, expiresAt: Number.isFinite(entry.expiresAt) ? entry.expiresAt : null });
+  }
+
+  #put(model: string, id: string, payload: AdapterPayload, expiresAt: number): void {
+    const key = `${model}:${id}`;
+    this.#forget(key);
     this.#entries.set(key, { payload, expiresAt });
     if (GRANT_MEMBERS.has(model) && typeof payload.grantId === 'string') {
       let members = this.#grantMembers.get(payload.grantId);
@@ -72,12 +126,27 @@ export class SandboxStore {
     }
     if (model === 'Session' && typeof payload.uid === 'string') this.#sessionByUid.set(payload.uid, id);
     if (typeof payload.userCode === 'string') this.#keyByUserCode.set(payload.userCode, key);
-    if (++this.#writes % PRUNE_EVERY_WRITES === 0) this.#prune();
+  }
+
+  /** Puts back entries read from the persistence (without writing them again); expired ones are dropped. */
+  restore(entries: readonly StoredEntry[]): void {
+    const now = Date.now();
+    for (const { key, payload, expiresAt } of entries) {
+      const separator = key.indexOf(':');
+      if (separator <= 0 || (expiresAt !== null && expiresAt <= now)) continue;
+      this.#put(key.slice(0, separator), key.slice(separator + 1), payload, expiresAt ?? Infinity);
+    }
   }
 
   delete(key: string): void {
+    if (!this.#forget(key)) return;
+    if (this.#persistence && PERSISTED_MODELS.has(modelOf(key))) this.#persistence.delete(key);
+  }
+
+  /** Drops an entry and its index entries from memory; false if there was none. */
+  #forget(key: string): boolean {
     const entry = this.#entries.get(key);
-    if (!entry) return;
+    if (!entry) return false;
     this.#entries.delete(key);
     const { grantId, uid, userCode } = entry.payload;
     if (typeof grantId === 'string') {
@@ -89,6 +158,7 @@ export class SandboxStore {
       this.#sessionByUid.delete(uid);
     }
     if (typeof userCode === 'string' && this.#keyByUserCode.get(userCode) === key) this.#keyByUserCode.delete(userCode);
+    return true;
   }
 
   sessionIdByUid(uid: string): string | undefined {
@@ -161,8 +231,11 @@ class SandboxModelAdapter implements Adapter {
    * stays stored: presenting a consumed refresh token again is how reuse is detected.
    */
   async consume(id: string): Promise<void> {
-    const payload = this.#store.get(`${this.#model}:${id}`);
-    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    const key = `${this.#model}:${id}`;
+    const payload = this.#store.get(key);
+    if (!payload) return;
+    payload.consumed = Math.floor(Date.now() / 1000);
+    this.#store.touch(key);
   }
 
   async destroy(id: string): Promise<void> {
@@ -175,4 +248,8 @@ class SandboxModelAdapter implements Adapter {
     // itself is destroyed separately, through `destroy`.
     this.#store.revokeMembers(grantId, this.#model);
   }
+}
+
+function modelOf(key: string): string {
+  return key.slice(0, key.indexOf(':'));
 }

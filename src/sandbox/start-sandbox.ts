@@ -13,6 +13,7 @@ import { SandboxStore } from './memory-adapter.ts';
 import { buildProviderConfiguration } from './provider-configuration.ts';
 import { DEFAULT_REDIRECT_URIS, SANDBOX_DEFAULT_CLIENT, toClientMetadata, type SandboxClient } from './sandbox-client.ts';
 import { generateSigningKeys } from './signing-keys.ts';
+import { SandboxStateDatabase } from './state-database.ts';
 import { createTokenEndpoint, tokenResponseFaults } from './token-endpoint.ts';
 import { TokenRequestStats, type SandboxStats } from './token-request-stats.ts';
 import { watchProviderEvents } from './provider-events.ts';
@@ -37,6 +38,13 @@ export interface SandboxOptions {
   logger?: Logger;
   /** Source of randomness for the fault rates; `Math.random` by default. */
   random?: () => number;
+  /**
+   * A file (SQLite) to keep grants, tokens (consumed refresh tokens included) and the signing key
+   * in, so that a restart forgets nothing; `tokenkeeper serve` uses `<data dir>/sandbox-state.db`.
+   * Development only: it holds sandbox secrets in plain text (mode 0600). Without it (the
+   * default, and what tests use) everything stays in memory and dies with the sandbox.
+   */
+  stateFile?: string;
 }
 
 export interface SandboxServer {
@@ -44,6 +52,8 @@ export interface SandboxServer {
   issuer: string;
   url: string;
   port: number;
+  /** Where grants and tokens are kept across restarts (the `stateFile` option), or null: in memory only. */
+  stateFile: string | null;
   setFaults(partial: Partial<SandboxFaults>): void;
   resetFaults(): void;
   faults(): SandboxFaults;
@@ -95,11 +105,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
   });
 
-  const [oidc, jwks] = await Promise.all([import('oidc-provider'), generateSigningKeys(), listen(server, port, host)]);
+  const state = options.stateFile === undefined ? null : await SandboxStateDatabase.open(options.stateFile, logger);
+  let oidc: typeof import('oidc-provider');
+  let jwks: { keys: Record<string, unknown>[] };
+  try {
+    [oidc, jwks] = await Promise.all([import('oidc-provider'), state ? state.signingKeys(generateSigningKeys) : generateSigningKeys(), listen(server, port, host)]);
+  } catch (error) {
+    state?.close();
+    await closeServer(server);
+    throw error;
+  }
   const actualPort = (server.address() as AddressInfo).port;
   const issuer = `http://${issuerHost(host)}:${actualPort}`;
 
-  const store = new SandboxStore();
+  const store = new SandboxStore({ persistence: state ?? undefined });
+  if (state) store.restore(state.loadEntries(Date.now()));
   let provider: Provider;
   try {
     // A plain-http loopback issuer is fine with oidc-provider: it only insists on https when the
@@ -116,6 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     for (const client of options.clients ?? []) clients.set(client.client_id, client);
     for (const client of clients.values()) registerClient(provider, store, client);
   } catch (error) {
+    state?.close();
     await closeServer(server);
     throw error;
   }
@@ -170,12 +191,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     issuer,
     url: issuer,
     port: actualPort,
+    stateFile: options.stateFile ?? null,
     ...controls,
     addClient,
     close: () => {
       closing ??= (async () => {
         lifetime.abort();
         await closeServer(server);
+        state?.close();
         logger.info('sandbox stopped', { issuer });
       })();
       return closing;

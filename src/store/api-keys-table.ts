@@ -35,6 +35,11 @@ export async function findActiveApiKeyByHash(db: Database, keyHash: string): Pro
   return row ? fromRow(row) : null;
 }
 
+export async function findApiKeyById(db: Database, id: string): Promise<ApiKeyRecord | null> {
+  const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? fromRow(row) : null;
+}
+
 export async function listApiKeys(db: Database): Promise<ApiKeyRecord[]> {
   const rows = await db.selectFrom('api_keys').selectAll().orderBy('created_at').execute();
   return rows.map(fromRow);

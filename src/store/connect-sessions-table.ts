@@ -1,5 +1,6 @@
 import type { Database } from './database.ts';
 import type { ConnectSessionsTable } from './schema.ts';
+import { checkStorableTimes } from './time-bounds.ts';
 
 export interface ConnectSessionRecord {
   id: string;
@@ -38,7 +39,7 @@ function fromRow(row: ConnectSessionsTable): ConnectSessionRecord {
 export async function insertConnectSession(db: Database, record: ConnectSessionRecord): Promise<void> {
   await db
     .insertInto('connect_sessions')
-    .values({
+    .values(checkStorableTimes('connect_sessions', {
       id: record.id,
       integration_id: record.integrationId,
       owner_id: record.ownerId,
@@ -52,7 +53,7 @@ export async function insertConnectSession(db: Database, record: ConnectSessionR
       opened_at: record.openedAt,
       consumed_at: record.consumedAt,
       created_at: record.createdAt,
-    })
+    }))
     .execute();
 }
 

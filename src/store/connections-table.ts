@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Database } from './database.ts';
 import { parseJsonObject, parseJsonStrings } from './json.ts';
 import type { ConnectionStatus, ConnectionsTable } from './schema.ts';
+import { checkStorableTimes } from './time-bounds.ts';
 
 export type { ConnectionStatus };
 
@@ -26,6 +27,8 @@ export interface ConnectionRecord {
   leaseUntil: number | null;
   failureCount: number;
   nextAttemptAt: number | null;
+  /** When a refresh request was sent whose answer has not been processed (see migration 0002). */
+  unansweredRefreshAt: number | null;
   lastErrorCode: string | null;
   lastErrorMessage: string | null;
   createdAt: number;
@@ -56,6 +59,7 @@ export function connectionFromRow(row: ConnectionsTable): ConnectionRecord {
     leaseUntil: nullableNumber(row.lease_until),
     failureCount: Number(row.failure_count),
     nextAttemptAt: nullableNumber(row.next_attempt_at),
+    unansweredRefreshAt: nullableNumber(row.unanswered_refresh_at ?? null),
     lastErrorCode: row.last_error_code,
     lastErrorMessage: row.last_error_message,
     createdAt: Number(row.created_at),
@@ -64,7 +68,7 @@ export function connectionFromRow(row: ConnectionsTable): ConnectionRecord {
 }
 
 function toRow(record: ConnectionRecord): ConnectionsTable {
-  return {
+  return checkStorableTimes('connections', {
     id: record.id,
     integration_id: record.integrationId,
     owner_id: record.ownerId,
@@ -85,11 +89,12 @@ function toRow(record: ConnectionRecord): ConnectionsTable {
     lease_until: record.leaseUntil,
     failure_count: record.failureCount,
     next_attempt_at: record.nextAttemptAt,
+    unanswered_refresh_at: record.unansweredRefreshAt,
     last_error_code: record.lastErrorCode,
     last_error_message: record.lastErrorMessage,
     created_at: record.createdAt,
     updated_at: record.updatedAt,
-  };
+  });
 }
 
 export async function insertConnection(db: Database, record: ConnectionRecord): Promise<void> {
@@ -114,7 +119,20 @@ export async function findConnectionByAccount(
     .where('integration_id', '=', integrationId)
     .where('account_id', '=', accountId);
   query = ownerId === null ? query.where('owner_id', 'is', null).where('kind', '=', 'system') : query.where('owner_id', '=', ownerId);
+  query = query.where('status', '<>', 'revoked');
   const row = await query.orderBy('created_at', 'desc').executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
+/** The integration's live system connection (at most one: a unique index, migration 0002). */
+export async function findSystemConnection(db: Database, integrationId: string): Promise<ConnectionRecord | null> {
+  const row = await db
+    .selectFrom('connections')
+    .selectAll()
+    .where('integration_id', '=', integrationId)
+    .where('kind', '=', 'system')
+    .where('status', '<>', 'revoked')
+    .executeTakeFirst();
   return row ? connectionFromRow(row) : null;
 }
 
@@ -176,6 +194,36 @@ export async function tryAcquireLease(
   return row ? connectionFromRow(row) : null;
 }
 
+/**
+ * Extends a lease we hold, by compare-and-set on the owner, before each provider call: the whole
+ * holding time (rate-limiter wait, integration resolution, retries) must stay inside the lease,
+ * or a second process could take it over and send the same refresh token (invariant 2). Returns
+ * null when the lease is no longer ours (another process took it after it lapsed): the caller
+ * must then not call the provider at all.
+ *
+ * `unansweredSince` records on the row, in the same statement, that a refresh request is about
+ * to be sent: if this process dies before it processes the answer, the next holder knows.
+ */
+export async function extendLease(
+  db: Database,
+  id: string,
+  owner: string,
+  now: number,
+  leaseMs: number,
+  options: { unansweredSince?: number } = {},
+): Promise<ConnectionRecord | null> {
+  const set: Partial<ConnectionsTable> = { lease_until: now + leaseMs };
+  if (options.unansweredSince !== undefined) set.unanswered_refresh_at = options.unansweredSince;
+  const row = await db
+    .updateTable('connections')
+    .set(set)
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .returningAll()
+    .executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
 /** Releases the lease only if we still hold it (an expired holder must not free someone else's). */
 export async function releaseLease(db: Database, id: string, owner: string): Promise<void> {
   await db
@@ -206,35 +254,41 @@ function patchToRow(patch: ConnectionPatch): Partial<ConnectionsTable> {
   if (patch.metadata !== undefined) row.metadata = JSON.stringify(patch.metadata);
   if (patch.failureCount !== undefined) row.failure_count = patch.failureCount;
   if (patch.nextAttemptAt !== undefined) row.next_attempt_at = patch.nextAttemptAt;
+  if (patch.unansweredRefreshAt !== undefined) row.unanswered_refresh_at = patch.unansweredRefreshAt;
   if (patch.lastErrorCode !== undefined) row.last_error_code = patch.lastErrorCode;
   if (patch.lastErrorMessage !== undefined) row.last_error_message = patch.lastErrorMessage;
   if (patch.updatedAt !== undefined) row.updated_at = patch.updatedAt;
-  return row;
+  return checkStorableTimes('connections', row);
 }
 
 /**
  * Writes a patch fenced by the version column and bumps the version. `WHERE version = ?` is what
  * makes invariant 2 hold: a refresher whose lease expired while it waited on a slow provider
  * finds the version moved on (someone else refreshed) and its stale write matches no row.
- * `releaseLeaseOf` also clears the lease in the same statement when we hold it.
+ *
+ * `leaseHolder`: the write is also fenced by the lease owner — only the process that holds the
+ * lease may commit a refresh outcome — and releases the lease in the same statement. A holder
+ * whose lease lapsed and was taken over matches no row even if the new holder has not written yet.
+ *
+ * Writes without a lease (a reconnect, an import) leave a held lease alone; they bump the version,
+ * so the holder's later commit fails its fence and re-reads instead of overwriting them.
  */
 export async function updateConnectionFenced(
   db: Database,
   id: string,
   expectedVersion: number,
   patch: ConnectionPatch,
-  releaseLeaseOf?: string,
+  leaseHolder?: string,
 ): Promise<ConnectionRecord | null> {
   const set: Record<string, unknown> = { ...patchToRow(patch), version: expectedVersion + 1 };
-  if (releaseLeaseOf !== undefined) {
-    set.lease_owner = sql`case when lease_owner = ${releaseLeaseOf} then null else lease_owner end`;
-    set.lease_until = sql`case when lease_owner = ${releaseLeaseOf} then null else lease_until end`;
+  let query = db.updateTable('connections').where('id', '=', id).where('version', '=', expectedVersion);
+  if (leaseHolder !== undefined) {
+    set.lease_owner = null;
+    set.lease_until = null;
+    query = query.where('lease_owner', '=', leaseHolder);
   }
-  const row = await db
-    .updateTable('connections')
+  const row = await query
     .set(set as never)
-    .where('id', '=', id)
-    .where('version', '=', expectedVersion)
     .returningAll()
     .executeTakeFirst();
   return row ? connectionFromRow(row) : null;
@@ -263,6 +317,8 @@ export async function listDueForRefresh(db: Database, now: number, limit: number
     .select(['c.id as id', 'c.integration_id as integrationId'])
     .where('c.status', 'in', ['active', 'degraded'])
     .where('i.enabled', '=', 1)
+    // An integration whose own credentials are refused waits for its operator (invariant 5).
+    .where('i.failing_since', 'is', null)
     .where('c.expires_at', 'is not', null)
     .where((eb) => eb.or([eb('c.next_attempt_at', 'is', null), eb('c.next_attempt_at', '<=', now)]))
     .where(sql<boolean>`c.expires_at - ${now} < ${threshold}`)

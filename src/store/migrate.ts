@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { Migrator, type Migration, type MigrationResultSet } from 'kysely/migration';
 import * as initial from './migrations/0001-initial.ts';
+import * as refreshSafety from './migrations/0002-refresh-safety.ts';
+import * as integrationHealth from './migrations/0003-integration-health.ts';
 import type { Schema } from './schema.ts';
 
 /**
@@ -9,6 +11,8 @@ import type { Schema } from './schema.ts';
  */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-refresh-safety': refreshSafety,
+  '0003-integration-health': integrationHealth,
 };
 
 export const latestMigration = Object.keys(migrations).at(-1)!;

@@ -24,7 +24,16 @@ export interface IntegrationsTable {
   /** JSON array of scopes for the system connection (client credentials). */
   system_scopes: string | null;
   enabled: number;
+  /**
+   * Set while the provider rejects the integration's own credentials (`invalid_client`,
+   * `unauthorized_client`, HTTP 401 at the token endpoint): when that started, the provider's
+   * error code and its description. Cleared by any update of the integration.
+   */
+  failing_since: number | null;
+  failure_code: string | null;
+  failure_message: string | null;
   created_at: number;
+  /** Bumped on every change (strictly increasing), so other processes can tell a cached copy is old. */
   updated_at: number;
 }
 
@@ -59,6 +68,12 @@ export interface ConnectionsTable {
   failure_count: number;
   /** Cooldown: no refresh attempt before this time. */
   next_attempt_at: number | null;
+  /**
+   * When a refresh request was sent whose answer has not been processed yet (set under the lease
+   * before the call, cleared with its outcome). Still set when a later holder takes the lease:
+   * that call died with its process, and the provider may have rotated the refresh token.
+   */
+  unanswered_refresh_at: number | null;
   last_error_code: string | null;
   last_error_message: string | null;
   created_at: number;

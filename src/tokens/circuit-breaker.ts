@@ -62,6 +62,11 @@ export class CircuitBreaker {
     return false;
   }
 
+  /** A pass that was granted but not used (no call went out): frees the half-open trial slot. */
+  releaseUnused(): void {
+    if (this.state.kind === 'half_open') this.state.trialRunning = false;
+  }
+
   /** A call that ended without saying anything about the provider (e.g. a permanent error). */
   recordNeutral(): void {
     if (this.state.kind === 'half_open') this.state = { kind: 'closed', failures: 0 };

@@ -1,11 +1,11 @@
 import type { Clock } from '../clock.ts';
-import { isHttpUrl } from '../input-values.ts';
 import { hashSecret, type KeyRing } from '../crypto/index.ts';
 import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { newId, randomToken } from '../ids.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
+import { isLoopbackHost } from '../providers/index.ts';
 import {
   buildAuthorizationUrl,
   classifyFailure,
@@ -34,6 +34,13 @@ export interface ConnectFlowOptions {
   integrations: IntegrationService;
   connections: ConnectionService;
   publicUrl: string;
+  /**
+   * Origins `redirect_to` may point at besides the public URL's own (TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS,
+   * already normalised by the configuration). Default none.
+   */
+  allowedRedirectOrigins?: readonly string[];
+  /** Also accept any loopback origin as a return address (development). Default false. */
+  allowLoopbackRedirects?: boolean;
   /** How long a connect link and its state stay usable (DESIGN.md: 10 minutes). */
   sessionTtlMs?: number;
 }
@@ -71,6 +78,30 @@ export class ConnectFlow {
     this.options = { sessionTtlMs: 10 * 60_000, ...options };
   }
 
+  /**
+   * An open redirect here would hand the user, fresh from the provider, to any site with their
+   * new `connection_id` (RFC 9700 §4.11.1), so only known origins qualify: the service's own,
+   * TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS, and loopback in development. Compared as WHATWG
+   * origins (RFC 6454 §6.2 serialisation), the same normalisation the configuration applied.
+   */
+  private isAllowedReturnOrigin(url: URL): boolean {
+    const { publicUrl, allowedRedirectOrigins = [], allowLoopbackRedirects = false } = this.options;
+    if (url.origin === new URL(publicUrl).origin || allowedRedirectOrigins.includes(url.origin)) return true;
+    return allowLoopbackRedirects && isLoopbackHost(url.hostname);
+  }
+
+  /**
+   * The stored return URL, checked again at the callback: a session made before the allow-list
+   * existed (or narrowed) must not redirect off-site; the user sees the done page instead.
+   */
+  private returnUrlOf(session: ConnectSessionRecord): URL | null {
+    if (session.redirectTo === null) return null;
+    const parsed = parseReturnUrl(session.redirectTo);
+    if (typeof parsed !== 'string' && this.isAllowedReturnOrigin(parsed)) return parsed;
+    this.options.logger.warn('the stored redirect_to is not an allowed origin; showing the done page instead', { sessionId: session.id });
+    return null;
+  }
+
   private verifierAad(sessionId: string): string {
     return `connect_sessions:${sessionId}:code_verifier`;
   }
@@ -87,12 +118,22 @@ export class ConnectFlow {
     if (typeof input.integration !== 'string' || input.integration.length === 0) problems.push('integration is required (an integration key)');
     if (kind === 'user' && !isValidOwnerId(input.owner_id)) problems.push('owner_id is required: 1-200 printable characters without spaces');
     if (kind === 'system' && input.owner_id !== undefined && input.owner_id !== null) problems.push('a system connection has no owner_id');
-    let redirectTo: string | null = null;
+    let returnUrl: URL | null = null;
     if (input.redirect_to !== undefined && input.redirect_to !== null) {
-      if (typeof input.redirect_to !== 'string' || !isHttpUrl(input.redirect_to)) problems.push('redirect_to must be an absolute http(s) URL');
-      else redirectTo = input.redirect_to;
+      const parsed = parseReturnUrl(input.redirect_to);
+      if (typeof parsed === 'string') problems.push(parsed);
+      else returnUrl = parsed;
     }
     if (problems.length > 0) throw new TokenkeeperError('invalid_request', `Invalid connect session: ${problems.join('; ')}.`, { details: { problems } });
+    if (returnUrl !== null && !this.isAllowedReturnOrigin(returnUrl)) {
+      throw new TokenkeeperError(
+        'redirect_origin_not_allowed',
+        `redirect_to points to ${returnUrl.origin}, which is not an allowed return origin; add it to TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS.`,
+        { details: { origin: returnUrl.origin } },
+      );
+    }
+    // Stored as the browser will read it, so the callback redirects to exactly what was checked.
+    const redirectTo = returnUrl?.href ?? null;
 
     const integration = await this.options.integrations.getByKey(input.integration as string);
     if (!integration.enabled) throw new TokenkeeperError('integration_disabled', `The integration "${integration.key}" is disabled.`);
@@ -173,7 +214,7 @@ export class ConnectFlow {
     // Exactly one of two racing callbacks with this state gets past this line.
     if (!(await consumeConnectSession(db, session.id, stateHash, now))) throw new TokenkeeperError('state_replayed');
 
-    const redirectTo = session.redirectTo ? new URL(session.redirectTo) : null;
+    const redirectTo = this.returnUrlOf(session);
     const integration = await integrations.resolveById(session.integrationId);
     const fail = (error: TokenkeeperError): never => {
       events.emit('connect.failed', { sessionId: session.id, integrationKey: integration.record.key, errorCode: error.code });
@@ -196,30 +237,51 @@ export class ConnectFlow {
     const issuedAt = clock.now();
     let result: Awaited<ReturnType<typeof exchangeAuthorizationCode>>;
     try {
-      result = await exchangeAuthorizationCode(integration.client, {
-        callbackParameters: params,
-        expectedState: state,
-        codeVerifier,
-        nonce: session.nonce,
-        clock,
-        signal: AbortSignal.timeout(15_000),
-      });
+      // Through the integration's rate limiter and breaker, like every outbound call.
+      result = await this.options.connections.guard.run(
+        integration,
+        () =>
+          exchangeAuthorizationCode(integration.client, {
+            callbackParameters: params,
+            expectedState: state,
+            codeVerifier,
+            nonce: session.nonce,
+            clock,
+            signal: AbortSignal.timeout(15_000),
+          }),
+        { maxWaitMs: 5_000, isProviderFault: (error) => classifyFailure(error, integration.provider).kind === 'transient' },
+      );
     } catch (error) {
       const classification = classifyFailure(error, integration.provider);
       logger.warn('authorization code exchange failed', { integration: integration.record.key, sessionId: session.id, reason: classification.reason });
+      if (classification.kind === 'integration') {
+        // The provider refused our client credentials: the operator's problem, not the user's.
+        await this.options.integrations.markFailing(integration.record.id, {
+          code: classification.providerError ?? classification.code,
+          message: classification.reason,
+          recordUpdatedAt: integration.record.updatedAt,
+        });
+        fail(new TokenkeeperError('integration_failing', `The provider rejected the integration's credentials: ${classification.reason}`, {
+          details: { integration: integration.record.key, provider_error: classification.providerError },
+        }));
+      }
       if (isTokenkeeperError(error)) fail(error);
       fail(
         classification.kind === 'permanent'
-          ? new TokenkeeperError('code_exchange_failed', `The provider rejected the authorization code: ${classification.reason}.`, {
+          ? new TokenkeeperError('code_exchange_failed', `The provider rejected the authorization code: ${classification.reason}`, {
               details: { provider_error: classification.providerError },
             })
-          : new TokenkeeperError(classification.code === 'invalid_provider_response' ? 'invalid_provider_response' : 'provider_unavailable', `The code exchange failed: ${classification.reason}.`),
+          : new TokenkeeperError(classification.code === 'invalid_provider_response' ? 'invalid_provider_response' : 'provider_unavailable', `The code exchange failed: ${classification.reason}`),
       );
       throw error;
     }
     let identity: { accountId: string; label: string | null } | null = null;
     try {
-      identity = await fetchAccountIdentity(integration.client, result, { signal: AbortSignal.timeout(10_000) });
+      identity = await this.options.connections.guard.run(
+        integration,
+        () => fetchAccountIdentity(integration.client, result, { signal: AbortSignal.timeout(10_000) }),
+        { maxWaitMs: 5_000, isProviderFault: (error) => classifyFailure(error, integration.provider).kind === 'transient' },
+      );
     } catch (error) {
       logger.warn('could not read the provider account identity; the connection is stored without it', { integration: integration.record.key, error });
     }
@@ -234,4 +296,23 @@ export class ConnectFlow {
     });
     return { connection: saved.record, integrationKey: integration.record.key, reconnected: saved.reconnected, redirectTo };
   }
+}
+
+/**
+ * `redirect_to` parsed exactly as a browser will parse the Location it ends up in (WHATWG URL:
+ * `https:\\evil.example` is `https://evil.example/`), or the problem with it. User info is
+ * refused outright: `https://trusted.app@evil.example` reads like one host and goes to another.
+ */
+function parseReturnUrl(value: unknown): URL | string {
+  const problem = 'redirect_to must be an absolute http(s) URL';
+  if (typeof value !== 'string') return problem;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return problem;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return problem;
+  if (url.username !== '' || url.password !== '') return 'redirect_to must not contain a user name or password';
+  return url;
 }

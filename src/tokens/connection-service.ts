@@ -2,14 +2,16 @@ import type { Clock } from '../clock.ts';
 import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { newId, isId } from '../ids.ts';
-import type { IntegrationService, ResolvedIntegration } from '../integrations/index.ts';
+import type { IntegrationService, IntegrationView, ResolvedIntegration } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { requestClientCredentials, revokeToken, type TokenSet } from '../oauth/index.ts';
+import { classifyFailure, revokeToken, type TokenSet } from '../oauth/index.ts';
 import {
   deleteConnection,
   findConnection,
   findConnectionByAccount,
+  findSystemConnection,
   insertConnection,
+  isUniqueViolation,
   listConnections,
   listEventsOfConnection,
   updateConnectionFenced,
@@ -19,7 +21,10 @@ import {
   type Database,
   type EventRecord,
 } from '../store/index.ts';
-import { connectionRef, pickMetadata, type TokenResult, type TokenService } from './token-service.ts';
+import { connectionRef, pickMetadata } from './refresh-commits.ts';
+import { nextStoredTokens, type StoredTokens } from './stored-tokens.ts';
+import { ensureSystemConnection } from './system-connection.ts';
+import type { TokenResult, TokenService } from './token-service.ts';
 
 export interface ConnectionServiceOptions {
   db: Database;
@@ -86,10 +91,17 @@ export class ConnectionService {
     this.options = options;
   }
 
+  /** The rate limiters and breakers every outbound call to a provider goes through. */
+  get guard(): TokenService['guard'] {
+    return this.options.tokens.guard;
+  }
+
   /**
    * Stores a token set as a connection. Reconnecting the same provider account for the same
    * owner updates that connection (back to `active`, new tokens, failures cleared) instead of
-   * creating a duplicate.
+   * creating a duplicate. One connection per (integration, owner, account) is enforced by a
+   * unique index: of two saves racing in different processes, the loser's insert fails and it
+   * applies its token set to the winner's row instead, as a reconnect.
    */
   async saveTokenSet(input: SaveTokenSetInput, attempt = 0): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
     const { db, clock, events, tokens: tokenService } = this.options;
@@ -99,15 +111,11 @@ export class ConnectionService {
     const existing = input.identity
       ? await findConnectionByAccount(db, integration.record.id, input.ownerId, input.identity.accountId)
       : input.kind === 'system'
-        ? (await listConnections(db, { integrationId: integration.record.id, kind: 'system', limit: 1 }))[0] ?? null
+        ? await findSystemConnection(db, integration.record.id)
         : null;
     // What a fresh token set sets on the row, whether it is a new connection or a reconnect.
-    const tokenFields = (id: string, previousRefreshToken: string | null) => ({
-      tokensSealed: tokenService.sealTokens(id, {
-        access_token: tokens.accessToken,
-        refresh_token: tokens.refreshToken ?? previousRefreshToken,
-        id_token: tokens.idToken,
-      }),
+    const tokenFields = (id: string, previous: StoredTokens | null) => ({
+      tokensSealed: tokenService.sealTokens(id, nextStoredTokens(previous, tokens)),
       tokenType: tokens.tokenType,
       scopes: tokens.scopes ?? integration.record.scopes,
       expiresAt: tokens.expiresAt,
@@ -117,6 +125,7 @@ export class ConnectionService {
       statusReason: null,
       failureCount: 0,
       nextAttemptAt: null,
+      unansweredRefreshAt: null,
       lastErrorCode: null,
       lastErrorMessage: null,
       updatedAt: now,
@@ -124,7 +133,7 @@ export class ConnectionService {
 
     if (existing) {
       // A reconnect that brings no refresh token (Google without prompt=consent) keeps the old one.
-      const previous = this.tokensOf(existing)?.refresh_token ?? null;
+      const previous = this.tokensOf(existing);
       const updated = await updateConnectionFenced(db, existing.id, existing.version, {
         ...tokenFields(existing.id, previous),
         accountLabel: input.identity?.label ?? existing.accountLabel,
@@ -159,7 +168,13 @@ export class ConnectionService {
       leaseUntil: null,
       createdAt: now,
     };
-    await insertConnection(db, record);
+    try {
+      await insertConnection(db, record);
+    } catch (error) {
+      // Another process inserted the same account (or the system connection) first.
+      if (!isUniqueViolation(error) || attempt >= 3) throw error;
+      return this.saveTokenSet(input, attempt + 1);
+    }
     events.emit('connection.created', {
       ...connectionRef(record, integration),
       accountId: record.accountId,
@@ -169,11 +184,16 @@ export class ConnectionService {
     return { record, reconnected: false };
   }
 
-  async get(id: string): Promise<{ record: ConnectionRecord; integration: ResolvedIntegration }> {
+  /**
+   * One connection and its integration as stored. Reading needs no provider: the integration is
+   * the row and its catalog entry (`recordById`), never resolved through discovery, so this
+   * answers during a provider outage, even in a process started during one.
+   */
+  async get(id: string): Promise<{ record: ConnectionRecord; integration: IntegrationView }> {
     if (!isId(id, 'con')) throw new TokenkeeperError('invalid_id', `"${id}" is not a connection id.`);
     const record = await findConnection(this.options.db, id);
     if (!record) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
-    const integration = await this.options.integrations.resolveById(record.integrationId);
+    const integration = await this.options.integrations.recordById(record.integrationId);
     return { record, integration };
   }
 
@@ -212,8 +232,10 @@ export class ConnectionService {
     return { records, next: rows.length > limit && last ? encodeCursor(last) : null };
   }
 
+  /** The connection's event log, newest first; the database only (no integration, no provider). */
   async events(id: string, options: { limit?: number } = {}): Promise<EventRecord[]> {
-    await this.get(id);
+    if (!isId(id, 'con')) throw new TokenkeeperError('invalid_id', `"${id}" is not a connection id.`);
+    if (!(await findConnection(this.options.db, id))) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
     return listEventsOfConnection(this.options.db, id, options);
   }
 
@@ -227,11 +249,20 @@ export class ConnectionService {
     let revokedAtProvider = false;
     let revocationError: string | null = null;
     const tokens = this.tokensOf(record);
-    if (tokens && integration.client.endpoints.revocation) {
+    if (tokens) {
       try {
-        const token = tokens.refresh_token ?? tokens.access_token;
-        const hint = tokens.refresh_token ? 'refresh_token' : 'access_token';
-        revokedAtProvider = (await revokeToken(integration.client, token, hint, { signal: AbortSignal.timeout(10_000) })) === 'revoked';
+        // An outbound call like any other: through the integration's rate limiter and breaker.
+        const resolved = await this.options.integrations.resolveById(record.integrationId);
+        if (resolved.client.endpoints.revocation) {
+          const token = tokens.refresh_token ?? tokens.access_token;
+          const hint = tokens.refresh_token ? 'refresh_token' : 'access_token';
+          const outcome = await this.options.tokens.guard.run(
+            resolved,
+            () => revokeToken(resolved.client, token, hint, { signal: AbortSignal.timeout(10_000) }),
+            { maxWaitMs: 2_000, isProviderFault: (error) => classifyFailure(error, resolved.provider).kind === 'transient' },
+          );
+          revokedAtProvider = outcome === 'revoked';
+        }
       } catch (error) {
         revocationError = error instanceof Error ? error.message : 'revocation failed';
         this.options.logger.warn('revocation at the provider failed; deleting the connection anyway', { connectionId: id, error });
@@ -246,7 +277,7 @@ export class ConnectionService {
   }
 
   /** The stored tokens, or null when there are none or they no longer decrypt (a lost key). */
-  private tokensOf(record: ConnectionRecord): { access_token: string; refresh_token: string | null } | null {
+  private tokensOf(record: ConnectionRecord): StoredTokens | null {
     try {
       return this.options.tokens.peekTokens(record);
     } catch (error) {
@@ -256,19 +287,9 @@ export class ConnectionService {
   }
 
   /** The system connection of an integration, minted by client credentials when configured. */
-  async ensureSystemConnection(integrationKey: string): Promise<ConnectionRecord | null> {
-    const integration = await this.options.integrations.resolveByKey(integrationKey);
-    const [existing] = await listConnections(this.options.db, { integrationId: integration.record.id, kind: 'system', limit: 1 });
-    if (existing && (existing.status === 'active' || existing.status === 'degraded')) return existing;
-    if (integration.record.systemGrant !== 'client_credentials' || !integration.record.enabled) return existing ?? null;
-    const issuedAt = this.options.clock.now();
-    const tokens = await requestClientCredentials(integration.client, {
-      scopes: integration.record.systemScopes ?? undefined,
-      clock: this.options.clock,
-      signal: AbortSignal.timeout(10_000),
-    });
-    const { record } = await this.saveTokenSet({ integration, ownerId: null, kind: 'system', tokens, issuedAt, identity: null, imported: false });
-    return record;
+  ensureSystemConnection(integrationKey: string): Promise<ConnectionRecord | null> {
+    const { db, clock, integrations, tokens, events } = this.options;
+    return ensureSystemConnection({ db, clock, integrations, tokens, events }, integrationKey);
   }
 
   /**
@@ -280,9 +301,9 @@ export class ConnectionService {
     ownerId: string | null,
     options: { fallback: 'system' | 'none'; minValiditySeconds?: number },
   ): Promise<TokenResult & { source: 'owner' | 'system' }> {
-    const integration = await this.options.integrations.resolveByKey(integrationKey);
+    const integration = await this.options.integrations.getByKey(integrationKey);
     if (ownerId !== null) {
-      const candidates = await listConnections(this.options.db, { integrationId: integration.record.id, ownerId, kind: 'user', limit: 20 });
+      const candidates = await listConnections(this.options.db, { integrationId: integration.id, ownerId, kind: 'user', limit: 20 });
       const usable = candidates
         .filter((c) => c.status === 'active' || c.status === 'degraded')
         .sort((a, b) => b.updatedAt - a.updatedAt);
@@ -292,7 +313,9 @@ export class ConnectionService {
           return { ...(await this.options.tokens.getToken(candidate.id, { minValiditySeconds: options.minValiditySeconds })), source: 'owner' };
         } catch (error) {
           lastError = error;
-          if (!isTokenkeeperError(error, 'connection_needs_reauth') && !isTokenkeeperError(error, 'connection_revoked')) throw error;
+          const userMustReconnect =
+            isTokenkeeperError(error, 'connection_needs_reauth') || isTokenkeeperError(error, 'refresh_token_lost') || isTokenkeeperError(error, 'connection_revoked');
+          if (!userMustReconnect) throw error;
         }
       }
       if (options.fallback !== 'system') {

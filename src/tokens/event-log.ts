@@ -6,6 +6,7 @@ const LOGGED: EventName[] = [
   'connection.created',
   'connection.reconnected',
   'connection.needs_reauth',
+  'connection.refresh_token_lost',
   'connection.degraded',
   'connection.recovered',
   'connection.revoked',

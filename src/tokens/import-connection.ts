@@ -3,8 +3,17 @@ import { TokenkeeperError } from '../errors.ts';
 import { parseScopeList } from '../input-values.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { TokenSet } from '../oauth/index.ts';
-import type { ConnectionRecord } from '../store/index.ts';
+import { isStorableTime, type ConnectionRecord } from '../store/index.ts';
 import { isValidOwnerId, type ConnectionService } from './connection-service.ts';
+
+/**
+ * Metadata is the caller's own small JSON (a CRM id, a plan name), returned as given. Bounded so
+ * that one import cannot make every later read of the row expensive, and so that nothing
+ * downstream recurses into it without end: `JSON.stringify` overflows the stack on an object
+ * nested ~5,000 levels deep, which JSON.parse still accepts.
+ */
+const METADATA_MAX_DEPTH = 8;
+const METADATA_MAX_BYTES = 8_192;
 
 const FIELDS = new Set([
   'integration', 'owner_id', 'kind', 'access_token', 'refresh_token', 'id_token', 'token_type', 'expires_in', 'expires_at',
@@ -52,11 +61,16 @@ export async function importConnection(
   if (input.expires_in !== undefined && input.expires_in !== null) {
     if (typeof input.expires_in !== 'number' || !Number.isFinite(input.expires_in) || input.expires_in <= 0) {
       problems.push('expires_in must be a positive number of seconds');
+    } else if (!isStorableTime(now + Math.floor(input.expires_in * 1000))) {
+      // Checked, not clamped: a lifetime of millennia is a unit mistake (ms for s) or garbage,
+      // and storing it would also make the row unreadable (src/store/time-bounds.ts).
+      problems.push('expires_in must be a positive number of seconds that ends by 9999-12-31');
     } else expiresAt = now + Math.floor(input.expires_in * 1000);
   }
   if (input.expires_at !== undefined && input.expires_at !== null) {
     const parsed = typeof input.expires_at === 'string' ? Date.parse(input.expires_at) : Number.NaN;
     if (!Number.isFinite(parsed)) problems.push('expires_at must be an ISO 8601 date-time');
+    else if (!isStorableTime(parsed)) problems.push('expires_at must be between 1970-01-01 and 9999-12-31');
     else expiresAt = parsed;
   }
   let scopes: string[] | null = null;
@@ -67,7 +81,8 @@ export async function importConnection(
   let metadata: Record<string, unknown> = {};
   if (input.metadata !== undefined && input.metadata !== null) {
     if (typeof input.metadata !== 'object' || Array.isArray(input.metadata)) problems.push('metadata must be an object');
-    else if (JSON.stringify(input.metadata).length > 8_192) problems.push('metadata must be at most 8 KiB of JSON');
+    else if (nestedDeeperThan(input.metadata, METADATA_MAX_DEPTH)) problems.push(`metadata must not be nested more than ${METADATA_MAX_DEPTH} levels deep`);
+    else if (Buffer.byteLength(JSON.stringify(input.metadata)) > METADATA_MAX_BYTES) problems.push('metadata must be at most 8 KiB of JSON');
     else metadata = input.metadata as Record<string, unknown>;
   }
   if (problems.length > 0) throw new TokenkeeperError('invalid_request', `Invalid connection: ${problems.join('; ')}.`, { details: { problems } });
@@ -95,4 +110,20 @@ export async function importConnection(
     metadata,
   });
   return { ...saved, integrationKey: integration.record.key, provider: integration.provider.key };
+}
+
+/**
+ * Whether a parsed JSON value has objects or arrays nested more than `maxDepth` levels (the
+ * value itself is level 1). Iterative, with an explicit stack, so a hostile depth cannot
+ * overflow the call stack while it is being measured.
+ */
+function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -1,4 +1,7 @@
-export { TokenService, grantedLifetimeMs, sweepThresholdMs, type TokenServiceOptions, type TokenResult, type GetTokenOptions } from './token-service.ts';
+export { TokenService, DEFAULT_CIRCUIT, type TokenServiceOptions, type TokenResult, type GetTokenOptions } from './token-service.ts';
+export { grantedLifetimeMs, sweepThresholdMs, effectiveBufferMs, requiredValidityMs, isValidFor } from './validity-rules.ts';
+export { nextStoredTokens, type StoredTokens } from './stored-tokens.ts';
+export { OutboundGuard, type OutboundPermit, type CallOutcome } from './outbound-guard.ts';
 export { ConnectionService, connectionToJson, isValidOwnerId, type ConnectionServiceOptions } from './connection-service.ts';
 export { ConnectFlow, CallbackError, type CallbackOutcome, type ConnectFlowOptions } from './connect-flow.ts';
 export { importConnection } from './import-connection.ts';

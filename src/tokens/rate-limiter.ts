@@ -32,7 +32,7 @@ export class RateLimiter {
 
   /** Resolves true with a slot held (call `release()` after), or false if none came in time. */
   async acquire(maxWaitMs: number): Promise<boolean> {
-    const deadline = Date.now() + maxWaitMs;
+    const deadline = this.clock.now() + maxWaitMs;
     for (;;) {
       this.refill();
       if (this.active < this.concurrency && this.tokens >= 1) {
@@ -40,7 +40,7 @@ export class RateLimiter {
         this.active += 1;
         return true;
       }
-      const remaining = deadline - Date.now();
+      const remaining = deadline - this.clock.now();
       if (remaining <= 0) return false;
       if (this.active >= this.concurrency) {
         const released = new Promise<void>((resolve) => this.waiters.push(resolve));

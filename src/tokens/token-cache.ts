@@ -1,11 +1,7 @@
 import type { ConnectionRecord } from '../store/index.ts';
+import type { StoredTokens } from './stored-tokens.ts';
 
-/** The decrypted secrets of a connection, as sealed in `connections.tokens_sealed`. */
-export interface StoredTokens {
-  access_token: string;
-  refresh_token: string | null;
-  id_token: string | null;
-}
+export type { StoredTokens };
 
 export interface CacheEntry {
   record: ConnectionRecord;
@@ -16,12 +12,19 @@ export interface CacheEntry {
 /**
  * In-process cache of connection rows with their decrypted tokens, so a valid token is served
  * without touching the database or decrypting. Every write this process makes replaces or drops
- * the entry; `maxAgeMs` bounds how long a row another process changed can be served from here.
+ * the entry; `maxAgeMs` (1 s by default) bounds how long a row another process changed can be
+ * served from here (invariant 10).
+ *
+ * A read that started before a delete must not put the deleted row back when it finishes: every
+ * `delete` bumps a generation, and `set` with a generation taken before the read is refused once
+ * any delete happened in between. (A global counter is cruder than one per id, but a refused
+ * `set` only costs one later cache miss.)
  */
 export class TokenCache {
   private readonly entries = new Map<string, CacheEntry>();
   private readonly maxAgeMs: number;
   private readonly maxEntries: number;
+  private generation = 0;
 
   constructor(options: { maxAgeMs: number; maxEntries?: number }) {
     this.maxAgeMs = options.maxAgeMs;
@@ -31,14 +34,20 @@ export class TokenCache {
   get(id: string, now: number): CacheEntry | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
-    if (now - entry.loadedAt > this.maxAgeMs) {
+    if (now - entry.loadedAt > this.maxAgeMs || now < entry.loadedAt) {
       this.entries.delete(id);
       return undefined;
     }
     return entry;
   }
 
-  set(entry: CacheEntry): void {
+  /** Take before reading a row from storage; pass to `set` with what was read. */
+  currentGeneration(): number {
+    return this.generation;
+  }
+
+  set(entry: CacheEntry, readAtGeneration?: number): void {
+    if (readAtGeneration !== undefined && readAtGeneration !== this.generation) return;
     const current = this.entries.get(entry.record.id);
     // Never replace a newer version with an older read that finished later.
     if (current && current.record.version > entry.record.version) return;
@@ -50,10 +59,12 @@ export class TokenCache {
   }
 
   delete(id: string): void {
+    this.generation++;
     this.entries.delete(id);
   }
 
   clear(): void {
+    this.generation++;
     this.entries.clear();
   }
 }

@@ -6,6 +6,9 @@ export interface IntegrationRow {
   provider: string;
   displayName: string | null;
   enabled: boolean;
+  status: 'ok' | 'failing' | 'disabled';
+  /** Set while the provider rejects the integration's own credentials: its error, as it said it. */
+  failure: { code: string; message: string; since: number } | null;
 }
 
 export interface ConnectionRow {
@@ -77,7 +80,7 @@ const PAGE_STYLE = `
   .badge { display:inline-block; font-size:12px; font-weight:600; border-radius:999px; padding:2px 10px; white-space:nowrap; border:1px solid transparent; }
   .status-active { color: var(--ok); background: color-mix(in srgb, var(--ok) 13%, transparent); }
   .status-degraded { color: var(--warn); background: color-mix(in srgb, var(--warn) 15%, transparent); }
-  .status-needs_reauth { color: var(--bad); background: color-mix(in srgb, var(--bad) 13%, transparent); }
+  .status-needs_reauth, .status-failing { color: var(--bad); background: color-mix(in srgb, var(--bad) 13%, transparent); }
   .status-revoked, .status-pending, .status-disabled { color: var(--muted); background: color-mix(in srgb, var(--muted) 14%, transparent); }
   .countdown { font-variant-numeric: tabular-nums; white-space: nowrap; }
   .countdown.soon { color: var(--warn); font-weight: 600; }
@@ -138,7 +141,7 @@ function renderIntegrations(view: HomePageView): string {
 <td><strong>${escapeHtml(integration.displayName ?? integration.key)}</strong></td>
 <td><code>${escapeHtml(integration.key)}</code></td>
 <td>${escapeHtml(integration.provider)}</td>
-<td>${integration.enabled ? '<span class="badge status-active">enabled</span>' : '<span class="badge status-disabled">disabled</span>'}</td>
+<td>${renderIntegrationState(integration)}</td>
 <td><button class="connect" type="submit" form="connect-form" name="integration" value="${escapeHtml(integration.key)}"${
         integration.enabled ? '' : ' disabled title="This integration is disabled"'
       }>Connect</button></td>
@@ -163,6 +166,20 @@ ${rows}
 </tbody></table></div>`
 }
 </section>`;
+}
+
+/**
+ * Enabled, disabled, or failing: the provider rejects the integration's own client id or secret.
+ * A failing one shows the provider's error as it said it, because that is what tells the
+ * operator which credential to fix; the users' connections are untouched meanwhile.
+ */
+function renderIntegrationState(integration: IntegrationRow): string {
+  const failure = integration.failure
+    ? `<div class="reason" data-testid="integration-failure">The provider rejects this integration's credentials since ${escapeHtml(new Date(integration.failure.since).toISOString())}: <code>${escapeHtml(integration.failure.code)}</code> ${escapeHtml(integration.failure.message.replace(/\.+$/, ''))}. Fix the client id or secret (<code>PATCH /v1/integrations/${escapeHtml(integration.key)}</code>); connections are kept and resume then.</div>`
+    : '';
+  if (integration.status === 'disabled') return `<span class="badge status-disabled">disabled</span>${failure}`;
+  if (integration.status === 'failing') return `<span class="badge status-failing" data-testid="integration-status">failing</span>${failure}`;
+  return '<span class="badge status-active">enabled</span>';
 }
 
 function renderConnections(view: HomePageView): string {

@@ -1,2 +1,3 @@
 export { renderMessagePage, escapeHtml, BASE_STYLE } from './message-page.ts';
 export { registerPages } from './pages.ts';
+export { sendHtmlPage } from './page-headers.ts';

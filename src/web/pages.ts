@@ -3,11 +3,15 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorRegistry, isTokenkeeperError, type ErrorCode } from '../errors.ts';
 import { isId } from '../ids.ts';
+import { integrationStatus } from '../integrations/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { renderHomePage, type Banner, type ConnectionRow } from './home-page.ts';
 import { renderMessagePage } from './message-page.ts';
 import { BASIC_CHALLENGE, hasDashboardPassword, pageAccess } from './page-access.ts';
+import { sendHtmlPage } from './page-headers.ts';
+import { isAllowedPageHost } from './page-host.ts';
 import { isSameOriginPost } from './same-origin.ts';
+import { SignInThrottle } from './sign-in-throttle.ts';
 
 const DEFAULT_OWNER_ID = 'demo-user';
 const MAX_CONNECTIONS = 500;
@@ -28,14 +32,17 @@ const BANNER_MESSAGES: Partial<Record<ErrorCode, string>> = {
  * feeds the countdown fresh expiry times. Server-rendered, one small inline script.
  *
  * Access follows `pageAccess`: open in development, absent in production unless a dashboard
- * password is set (then HTTP Basic). The routes live in their own Fastify scope so the form
- * body parser and the access hook touch nothing else.
+ * password is set (then HTTP Basic, with wrong guesses throttled per address). Either way the
+ * pages answer only under the configured host names (`isAllowedPageHost`, against DNS
+ * rebinding). The routes live in their own Fastify scope so the form body parser and the
+ * access hook touch nothing else.
  */
 export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
   const access = pageAccess(tk.config);
   if (access.kind === 'off') return;
   const { publicUrl } = tk.config;
   const basePath = new URL(publicUrl).pathname.replace(/\/+$/, '');
+  const throttle = new SignInThrottle(tk.clock);
 
   app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT_BYTES }, (_request, body, done) => {
@@ -46,17 +53,42 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
       reply.header('cache-control', 'no-store');
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'same-origin');
-      if (access.kind === 'password' && !hasDashboardPassword(request.headers.authorization, access.password)) {
+      if (!isAllowedPageHost(request.headers.host, publicUrl)) {
+        // The Host is not echoed: it is whatever the requesting page chose.
         return sendPage(
-          reply.header('www-authenticate', BASIC_CHALLENGE),
-          401,
+          reply,
+          errorRegistry.host_not_allowed.status,
           renderMessagePage({
-            title: 'Sign-in required',
-            message: 'This page is protected by the dashboard password (TOKENKEEPER_DASHBOARD_PASSWORD). Any username works.',
-            code: 'dashboard_unauthorized',
+            title: 'Wrong address',
+            message: `This page answers only at ${publicUrl}/ (or under localhost on this machine).`,
+            code: 'host_not_allowed',
             ok: false,
+            hint: 'If that is the address you used, set TOKENKEEPER_PUBLIC_URL to it; behind a reverse proxy, pass the original Host header on.',
           }),
         );
+      }
+      if (access.kind === 'password') {
+        const address = request.ip;
+        const waitMs = throttle.retryAfterMs(address);
+        if (waitMs > 0) return sendSignInBlocked(reply, waitMs);
+        if (!hasDashboardPassword(request.headers.authorization, access.password)) {
+          // A request without credentials is how every visit starts (the browser then asks): not a guess.
+          if (request.headers.authorization !== undefined) {
+            const { failures, retryAfterMs } = throttle.recordFailure(address);
+            tk.logger.warn('dashboard sign-in failed', { address, failures, retry_after_seconds: Math.ceil(retryAfterMs / 1000) });
+          }
+          return sendPage(
+            reply.header('www-authenticate', BASIC_CHALLENGE),
+            401,
+            renderMessagePage({
+              title: 'Sign-in required',
+              message: 'This page is protected by the dashboard password (TOKENKEEPER_DASHBOARD_PASSWORD). Any username works.',
+              code: 'dashboard_unauthorized',
+              ok: false,
+            }),
+          );
+        }
+        throttle.recordSuccess(address);
       }
     });
 
@@ -93,6 +125,8 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
           provider: integration.provider,
           displayName: integration.displayName,
           enabled: integration.enabled,
+          status: integrationStatus(integration),
+          failure: integration.failingSince === null ? null : { code: integration.failureCode ?? '', message: integration.failureMessage ?? '', since: integration.failingSince },
         })),
         connections,
         truncated: listed.next !== null,
@@ -193,15 +227,22 @@ function pageErrorCode(error: unknown): ErrorCode {
   return 'internal_error';
 }
 
-/**
- * Sends HTML. With a nonce, a Content Security Policy allows only that inline script, same-origin
- * fetches, inline styles, and no framing (the Connect button must not be clickjacked).
- */
+/** The dashboard's pages: the common page headers, with the referrer policy its Connect form needs. */
 function sendPage(reply: FastifyReply, status: number, html: string, nonce?: string): FastifyReply {
-  const scripts = nonce ? `'nonce-${nonce}'` : "'none'";
-  reply.header(
-    'content-security-policy',
-    `default-src 'none'; script-src ${scripts}; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'`,
+  return sendHtmlPage(reply, status, html, { nonce, referrerPolicy: 'same-origin' });
+}
+
+/** 429 with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
+function sendSignInBlocked(reply: FastifyReply, waitMs: number): FastifyReply {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return sendPage(
+    reply.header('retry-after', String(seconds)),
+    errorRegistry.dashboard_rate_limited.status,
+    renderMessagePage({
+      title: 'Too many attempts',
+      message: `Too many wrong passwords came from your address. Try again in ${seconds} seconds.`,
+      code: 'dashboard_rate_limited',
+      ok: false,
+    }),
   );
-  return reply.code(status).type('text/html; charset=utf-8').send(html);
 }

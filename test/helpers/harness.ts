@@ -57,6 +57,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       TOKENKEEPER_CRON_SECRET: CRON_SECRET,
       TOKENKEEPER_SWEEP_INTERVAL: '0',
       TOKENKEEPER_LOG_LEVEL: 'debug',
+      TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
       ...options.env,
     },
     dotenvPath: false,

@@ -1,0 +1,63 @@
+import type { Clock } from '../clock.ts';
+import { TokenkeeperError } from '../errors.ts';
+import type { IntegrationService } from '../integrations/index.ts';
+import { findConnection, type ConnectionRecord, type Database } from '../store/index.ts';
+import { sleep } from './backoff.ts';
+import type { RefreshOutcome, RefreshRequest } from './refresh-request.ts';
+import type { CacheEntry } from './token-cache.ts';
+import { assertUsable, isValidFor } from './validity-rules.ts';
+
+export interface HolderWaitDeps {
+  db: Database;
+  clock: Clock;
+  integrations: IntegrationService;
+  waitForHolderMs: number;
+  entryOf(record: ConnectionRecord): CacheEntry;
+  isClosing(): boolean;
+  /** Takes the lease ourselves after a holder gave up or failed (one attempt). */
+  retry(request: RefreshRequest): Promise<RefreshOutcome>;
+}
+
+/**
+ * Another process holds the lease. Poll the row until the holder is done — its commit moved the
+ * version, or its lease is gone or changed hands — bounded by `waitForHolderMs` on the injected
+ * clock; polling needs no notification channel to be correct, on SQLite and PostgreSQL alike.
+ *
+ * A holder being done does not mean it succeeded. Every waiter re-checks what is stored now
+ * (invariant 4): a holder that moved the connection to needs_reauth makes the waiter throw that;
+ * one that failed transiently leaves a token that is only served if it is still valid for what
+ * this caller needs — never as the result of a forced refresh — and otherwise the waiter tries
+ * once itself, under the usual cooldown.
+ */
+export async function waitForHolder(deps: HolderWaitDeps, id: string, seen: ConnectionRecord, request: RefreshRequest, retried: boolean): Promise<RefreshOutcome> {
+  const { db, clock } = deps;
+  const startedAt = clock.now();
+  let interval = 20;
+  for (;;) {
+    if (deps.isClosing()) throw new TokenkeeperError('shutting_down');
+    await sleep(interval);
+    interval = Math.min(200, interval * 2);
+    const row = await findConnection(db, id);
+    if (!row) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
+    const now = clock.now();
+    const holderDone =
+      row.version !== seen.version || row.leaseOwner !== seen.leaseOwner || row.leaseUntil === null || row.leaseUntil < now;
+    if (holderDone) {
+      const entry = deps.entryOf(row);
+      const view = await deps.integrations.recordById(row.integrationId);
+      assertUsable(row, view.record);
+      const needMs = request.needMs(row, view.record);
+      const refreshedByHolder = row.tokensSealed !== seen.tokensSealed && row.failureCount === 0;
+      if (refreshedByHolder && isValidFor(entry, needMs, now)) return { entry, refreshed: true };
+      if (!request.force && isValidFor(entry, needMs, now)) return { entry, refreshed: false };
+      if (retried) throw new TokenkeeperError('refresh_in_progress', undefined, { retryAfterMs: 1_000 });
+      return deps.retry({ ...request, maxAttempts: 1 });
+    }
+    if (now - startedAt > deps.waitForHolderMs) {
+      const entry = deps.entryOf(row);
+      const view = await deps.integrations.recordById(row.integrationId);
+      if (!request.force && isValidFor(entry, request.needMs(row, view.record), now)) return { entry, refreshed: false };
+      throw new TokenkeeperError('refresh_in_progress', undefined, { retryAfterMs: 1_000 });
+    }
+  }
+}

@@ -1,0 +1,342 @@
+import type { Clock } from '../clock.ts';
+import type { ConnectionRef, EventBus, RefreshTrigger } from '../events.ts';
+import type { IntegrationView } from '../integrations/index.ts';
+import type { Logger } from '../logger.ts';
+import type { Classification, TokenSet } from '../oauth/index.ts';
+import { TokenkeeperError } from '../errors.ts';
+import {
+  extendLease,
+  findConnection,
+  isStorageUnavailable,
+  releaseLease,
+  updateConnectionFenced,
+  type ConnectionPatch,
+  type ConnectionRecord,
+  type Database,
+} from '../store/index.ts';
+import { cooldownDelay, sleep, type BackoffPolicy } from './backoff.ts';
+import { nextStoredTokens, type StoredTokens, type TokenSealer } from './stored-tokens.ts';
+import type { CacheEntry, TokenCache } from './token-cache.ts';
+
+export interface RefreshCommitsOptions {
+  db: Database;
+  clock: Clock;
+  events: EventBus;
+  logger: Logger;
+  sealer: TokenSealer;
+  cache: TokenCache;
+  leaseMs: number;
+  /** Cooldown between failed refresh attempts of one connection. */
+  cooldown: BackoffPolicy;
+  /** Ceiling of any cooldown, `Retry-After` included (a provider's `Retry-After: 86400` must not park a connection for a day). */
+  maxCooldownMs: number;
+  /** Consecutive transient failures before an active connection is marked degraded. */
+  degradeAfterFailures: number;
+  /** How long an uncommitted token set keeps being retried in the background before giving up. */
+  commitRetryMs?: number;
+  random: () => number;
+}
+
+/** What a holder commits with: the row as leased, its decrypted tokens, who holds the lease. */
+export interface HeldConnection {
+  leased: ConnectionRecord;
+  tokens: StoredTokens | null;
+  holder: string;
+  integration: IntegrationView;
+  trigger: RefreshTrigger;
+  startedAt: number;
+}
+
+interface PendingCommit {
+  entry: CacheEntry;
+  done: Promise<void>;
+}
+
+/**
+ * The writes that end a lease: a new token set, a transient failure (cooldown), a permanent one
+ * (needs_reauth), an integration fault (nothing on the row). Each is fenced by version *and*
+ * lease owner (invariant 2) and releases the lease in the same statement.
+ *
+ * A successful refresh whose commit fails on storage trouble (another process holds the SQLite
+ * write lock, PostgreSQL is restarting) is the one place a rotated refresh token could be lost
+ * after the provider answered (invariant 3). The fence makes a retry safe — it can only ever land
+ * on the row version the token set was made from — so it is retried in the background while the
+ * uncommitted set is kept in memory and served from there; no refresh of that connection starts
+ * in this process until it has landed.
+ */
+export class RefreshCommits {
+  private readonly options: Required<RefreshCommitsOptions>;
+  private readonly pending = new Map<string, PendingCommit>();
+
+  constructor(options: RefreshCommitsOptions) {
+    this.options = { commitRetryMs: 10 * 60_000, ...options };
+  }
+
+  /** An uncommitted token set of this connection, if its commit is still being retried. */
+  pendingEntry(id: string): CacheEntry | undefined {
+    return this.pending.get(id)?.entry;
+  }
+
+  /** Resolves when the connection has no commit being retried (for a refresh about to start). */
+  async awaitPending(id: string): Promise<void> {
+    await this.pending.get(id)?.done;
+  }
+
+  /** Resolves when every background commit has landed or given up, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<number> {
+    const all = [...this.pending.values()].map((pending) => pending.done);
+    if (all.length > 0) await Promise.race([Promise.allSettled(all), sleep(timeoutMs)]);
+    for (const [id] of this.pending) {
+      this.options.logger.error('shutting down with a refreshed token set that could not be stored; the connection will likely need the user again', { connectionId: id });
+    }
+    return this.pending.size;
+  }
+
+  entryOf(record: ConnectionRecord): CacheEntry {
+    const entry = { record, tokens: this.options.sealer.open(record), loadedAt: this.options.clock.now() };
+    this.options.cache.set(entry);
+    return entry;
+  }
+
+  async success(held: HeldConnection, response: TokenSet, sentAt: number): Promise<{ entry: CacheEntry; committed: boolean }> {
+    const { leased, holder, integration } = held;
+    const { clock, sealer } = this.options;
+    const tokens = nextStoredTokens(held.tokens, response);
+    const patch: ConnectionPatch = {
+      tokensSealed: sealer.seal(leased.id, tokens),
+      tokenType: response.tokenType,
+      scopes: response.scopes ?? leased.scopes,
+      expiresAt: response.expiresAt,
+      issuedAt: sentAt,
+      lastRefreshAt: sentAt,
+      metadata: { ...leased.metadata, ...pickMetadata(integration, response) },
+      status: 'active',
+      statusReason: null,
+      failureCount: 0,
+      nextAttemptAt: null,
+      unansweredRefreshAt: null,
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      updatedAt: clock.now(),
+    };
+    const announce = (record: ConnectionRecord): void => {
+      const ref = connectionRef(record, integration);
+      this.options.events.emit('token.refreshed', {
+        ...ref,
+        durationMs: clock.now() - held.startedAt,
+        rotated: response.refreshToken !== null && response.refreshToken !== held.tokens?.refresh_token,
+        expiresAt: response.expiresAt,
+        trigger: held.trigger,
+      });
+      if (leased.status === 'degraded') this.options.events.emit('connection.recovered', { ...ref, previousStatus: leased.status });
+    };
+    try {
+      const updated = await updateConnectionFenced(this.options.db, leased.id, leased.version, patch, holder);
+      if (!updated) return { entry: await this.afterLostFence(held), committed: false };
+      announce(updated);
+      return { entry: this.entryOf(updated), committed: true };
+    } catch (error) {
+      if (!isStorageUnavailable(error)) throw error;
+      // The provider has answered and may have rotated the refresh token: this set must land.
+      const predicted: ConnectionRecord = { ...leased, ...patch, version: leased.version + 1, leaseOwner: null, leaseUntil: null } as ConnectionRecord;
+      const entry: CacheEntry = { record: predicted, tokens, loadedAt: clock.now() };
+      this.options.logger.error('could not store a refreshed token set; keeping it in memory and retrying', {
+        connectionId: leased.id,
+        error,
+      });
+      const done = this.retryInBackground(held, patch, announce).finally(() => this.pending.delete(leased.id));
+      this.pending.set(leased.id, { entry, done });
+      return { entry, committed: false };
+    }
+  }
+
+  private async retryInBackground(held: HeldConnection, patch: ConnectionPatch, announce: (record: ConnectionRecord) => void): Promise<void> {
+    const { leased, holder } = held;
+    const { db, clock, logger, leaseMs } = this.options;
+    const startedAt = clock.now();
+    for (let attempt = 0; ; attempt++) {
+      await sleep(Math.min(2_000, 50 * 2 ** attempt));
+      try {
+        // Keep the lease while retrying, so no other process sends the consumed refresh token.
+        await extendLease(db, leased.id, holder, clock.now(), leaseMs).catch(() => null);
+        const updated = await updateConnectionFenced(db, leased.id, leased.version, patch, holder);
+        if (!updated) {
+          logger.warn('a refreshed token set was not stored: the connection changed meanwhile (reconnected or deleted)', { connectionId: leased.id });
+          this.options.cache.delete(leased.id);
+          return;
+        }
+        logger.info('stored a refreshed token set after retrying', { connectionId: leased.id, attempts: attempt + 1 });
+        this.entryOf(updated);
+        announce(updated);
+        return;
+      } catch (error) {
+        if (!isStorageUnavailable(error) || clock.now() - startedAt > this.options.commitRetryMs) {
+          logger.error('giving up storing a refreshed token set; the connection will likely need the user again', { connectionId: leased.id, error });
+          this.options.cache.delete(leased.id);
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * The fence failed: the row changed under us (a reconnect, a delete, a holder whose lease we
+   * outlived). Our lease, if we still hold it, is released (never left to lapse), and callers get
+   * what is stored now.
+   */
+  private async afterLostFence(held: HeldConnection): Promise<CacheEntry> {
+    const { db, logger, cache } = this.options;
+    logger.warn('refresh result discarded: the connection changed while the refresh was in flight', { connectionId: held.leased.id });
+    await releaseLease(db, held.leased.id, held.holder).catch(() => undefined);
+    cache.delete(held.leased.id);
+    const row = await findConnection(db, held.leased.id);
+    if (!row) {
+      throw new TokenkeeperError('connection_not_found', `No connection "${held.leased.id}".`);
+    }
+    return this.entryOf(row);
+  }
+
+  /**
+   * A transient failure: count it, set the cooldown (exponential with jitter, at least the
+   * provider's `Retry-After`, at most `maxCooldownMs`), degrade after repeated failures. When the
+   * request got no answer the `unanswered_refresh_at` mark stays: the provider may have rotated.
+   */
+  async transientFailure(
+    held: HeldConnection,
+    failure: { classification: Classification; answered: boolean; salvagedRefreshToken: string | null },
+  ): Promise<void> {
+    const { leased, integration } = held;
+    const { clock, events, maxCooldownMs } = this.options;
+    const { classification } = failure;
+    const failures = leased.failureCount + 1;
+    const cooldownMs = Math.min(maxCooldownMs, Math.max(classification.retryAfterMs ?? 0, cooldownDelay(failures, this.options.cooldown, this.options.random)));
+    // A system connection still being minted stays pending: it has no token to degrade.
+    const status = leased.status === 'pending' ? 'pending' : failures >= this.options.degradeAfterFailures ? 'degraded' : leased.status;
+    const patch: ConnectionPatch = {
+      status,
+      statusReason: status === 'degraded' ? classification.reason : leased.statusReason,
+      failureCount: failures,
+      nextAttemptAt: clock.now() + cooldownMs,
+      lastErrorCode: classification.providerError ?? classification.code,
+      lastErrorMessage: classification.reason,
+      updatedAt: clock.now(),
+    };
+    if (failure.answered) patch.unansweredRefreshAt = null;
+    if (failure.salvagedRefreshToken !== null && held.tokens) {
+      // A rejected 2xx carried a rotated refresh token: the old one is dead at the provider.
+      patch.tokensSealed = this.options.sealer.seal(leased.id, { ...held.tokens, refresh_token: failure.salvagedRefreshToken });
+      patch.lastRefreshAt = clock.now();
+      patch.unansweredRefreshAt = null;
+    }
+    const updated = await this.commitWithRetry(held, patch);
+    if (!updated) return;
+    const ref = connectionRef(updated, integration);
+    events.emit('token.refresh_failed', {
+      ...ref,
+      durationMs: clock.now() - held.startedAt,
+      errorCode: classification.code,
+      transient: true,
+      description: classification.reason,
+      trigger: held.trigger,
+    });
+    if (status === 'degraded' && leased.status !== 'degraded') {
+      events.emit('connection.degraded', { ...ref, reason: classification.reason, failureCount: failures });
+    }
+  }
+
+  /**
+   * A permanent failure: the user must reconnect. `lostRefreshToken` says the provider refused a
+   * refresh token after an earlier request with it got no answer: it most likely rotated the
+   * token then, and the new one died with that request — reported as `refresh_token_lost`, not
+   * as if the user had revoked access.
+   */
+  async permanentFailure(
+    held: HeldConnection,
+    failure: { reason: string; errorCode: string; lostRefreshTokenSince: number | null },
+  ): Promise<ConnectionRecord | null> {
+    const { leased, integration } = held;
+    const { clock, events } = this.options;
+    const lost = failure.lostRefreshTokenSince !== null;
+    const reason = lost
+      ? `a refresh sent at ${new Date(failure.lostRefreshTokenSince!).toISOString()} got no answer (the process stopped or stalled, or the network failed) and the provider has since refused the refresh token, so it most likely rotated it then`
+      : failure.reason;
+    const errorCode = lost ? 'refresh_token_lost' : failure.errorCode;
+    const updated = await this.commitWithRetry(held, {
+      status: 'needs_reauth',
+      statusReason: reason,
+      failureCount: leased.failureCount + 1,
+      nextAttemptAt: null,
+      unansweredRefreshAt: null,
+      lastErrorCode: errorCode,
+      lastErrorMessage: lost ? failure.reason : reason,
+      updatedAt: clock.now(),
+    });
+    if (!updated) return null;
+    const ref = connectionRef(updated, integration);
+    events.emit('token.refresh_failed', {
+      ...ref,
+      durationMs: clock.now() - held.startedAt,
+      errorCode,
+      transient: false,
+      description: reason,
+      trigger: held.trigger,
+    });
+    if (lost) events.emit('connection.refresh_token_lost', { ...ref, reason, interruptedAt: failure.lostRefreshTokenSince! });
+    events.emit('connection.needs_reauth', { ...ref, reason, errorCode });
+    return updated;
+  }
+
+  /** Ends the lease without changing the row's token state (optionally clearing the unanswered mark). */
+  async release(held: HeldConnection, options: { answered: boolean }): Promise<void> {
+    const { db, clock } = this.options;
+    if (options.answered && held.leased.unansweredRefreshAt !== null) {
+      // Only the mark this holder set may be cleared; a fenced write does both at once.
+      const updated = await updateConnectionFenced(db, held.leased.id, held.leased.version, { unansweredRefreshAt: null, updatedAt: clock.now() }, held.holder).catch(() => null);
+      if (updated) {
+        this.entryOf(updated);
+        return;
+      }
+    }
+    await releaseLease(db, held.leased.id, held.holder).catch(() => undefined);
+  }
+
+  /** Failure bookkeeping is retried briefly on storage trouble; losing it only loses a counter. */
+  private async commitWithRetry(held: HeldConnection, patch: ConnectionPatch): Promise<ConnectionRecord | null> {
+    const { db, logger } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const updated = await updateConnectionFenced(db, held.leased.id, held.leased.version, patch, held.holder);
+        if (!updated) {
+          await releaseLease(db, held.leased.id, held.holder).catch(() => undefined);
+          this.options.cache.delete(held.leased.id);
+          return null;
+        }
+        this.entryOf(updated);
+        return updated;
+      } catch (error) {
+        if (!isStorageUnavailable(error) || attempt >= 5) {
+          logger.error('could not record a refresh failure', { connectionId: held.leased.id, error });
+          return null;
+        }
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+}
+
+export function connectionRef(record: ConnectionRecord, integration: IntegrationView): ConnectionRef {
+  return {
+    connectionId: record.id,
+    integrationKey: integration.record.key,
+    provider: integration.provider.key,
+    ownerId: record.ownerId,
+  };
+}
+
+/** Non-secret provider facts worth keeping (Salesforce instance_url, Slack team, ...). */
+export function pickMetadata(integration: IntegrationView, tokens: TokenSet): Record<string, unknown> {
+  const fields = integration.provider.quirks.metadataFields ?? [];
+  const out: Record<string, unknown> = {};
+  for (const field of fields) if (tokens.extra[field] !== undefined) out[field] = tokens.extra[field];
+  return out;
+}

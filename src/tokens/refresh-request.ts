@@ -1,0 +1,26 @@
+import type { RefreshTrigger } from '../events.ts';
+import type { ConnectionRecord, IntegrationRecord } from '../store/index.ts';
+import type { CacheEntry } from './token-cache.ts';
+
+/** One caller's refresh, as the single-flight map, the lease holder and waiters see it. */
+export interface RefreshRequest {
+  trigger: RefreshTrigger;
+  /**
+   * How long the resulting token must stay valid, for the row as it is when checked (0 for a
+   * forced refresh). A function, not a number: the buffer is capped by the lifetime the provider
+   * granted, which a row being minted or just refreshed by another holder only knows later.
+   */
+  needMs(record: ConnectionRecord, integration: IntegrationRecord): number;
+  /** Refresh whatever the remaining validity (`POST /v1/connections/:id/refresh`, idle exercise). */
+  force: boolean;
+  /** Calls to the provider within this refresh, retries included (the sweep makes one). */
+  maxAttempts: number;
+  /** How long to wait for the integration's rate limiter; spent before the lease is taken. */
+  rateWaitMs: number;
+}
+
+export interface RefreshOutcome {
+  entry: CacheEntry;
+  /** Whether this call (or the holder it waited for) obtained a new token set from the provider. */
+  refreshed: boolean;
+}

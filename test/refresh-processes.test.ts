@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { SANDBOX_DEFAULT_CLIENT } from '../src/sandbox/index.ts';
+import { findConnection, updateConnectionFenced } from '../src/store/index.ts';
+import { CRON_SECRET, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.ts';
+
+// Process edges of the refresh path, with real processes: a `tokenkeeper serve` child shares the
+// harness's SQLite file and talks to the harness's sandbox, and is stopped with real signals.
+
+const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
+const children = new Set<ChildProcess>();
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, limitMs = 20_000): Promise<void> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Child {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+/** `tokenkeeper serve` on the harness's data dir, without its own sandbox, sweeping at once. */
+async function startServe(h: Harness, port?: number): Promise<Child & { url: string }> {
+  const listenPort = port ?? (await freePort());
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'DATABASE_URL'));
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: h.dataDir,
+    env: {
+      ...inherited,
+      TOKENKEEPER_DATA_DIR: h.dataDir,
+      TOKENKEEPER_ENCRYPTION_KEYS: h.encryptionKeys,
+      TOKENKEEPER_PUBLIC_URL: PUBLIC_URL,
+      TOKENKEEPER_PORT: String(listenPort),
+      TOKENKEEPER_SANDBOX: 'false',
+      TOKENKEEPER_CRON_SECRET: CRON_SECRET,
+      TOKENKEEPER_SWEEP_INTERVAL: '5',
+      TOKENKEEPER_LEASE_MS: '5000',
+      TOKENKEEPER_REFRESH_TIMEOUT_MS: '3000',
+      TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
+      TOKENKEEPER_LOG_LEVEL: 'debug',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return { child, exited, output: () => output, url: `http://127.0.0.1:${listenPort}` };
+}
+
+/** Makes the connection due for the sweep (30 s left of a 120 s token), in wall-clock time. */
+async function makeDue(h: Harness, id: string): Promise<void> {
+  const row = (await findConnection(h.tk.database.db, id))!;
+  const now = Date.now();
+  assert.ok(await updateConnectionFenced(h.tk.database.db, id, row.version, { issuedAt: now - 90_000, expiresAt: now + 30_000, updatedAt: now }));
+  h.tk.tokens.forget(id);
+}
+
+async function refreshTokenWorks(h: Harness, id: string): Promise<boolean> {
+  const record = (await findConnection(h.tk.database.db, id))!;
+  const refreshToken = h.tk.tokens.peekTokens(record)!.refresh_token!;
+  const response = await fetch(`${h.sandbox.url}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${SANDBOX_DEFAULT_CLIENT.client_id}:${SANDBOX_DEFAULT_CLIENT.client_secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+  });
+  return response.status === 200;
+}
+
+describe('refresh across process edges (real processes and signals)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  afterEach(() => h.sandbox.resetFaults());
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await h.close();
+  });
+
+  test('SIGTERM while a sweep refresh waits on a rotating provider: the process commits the rotated token before it exits', async () => {
+    const id = await h.connect('term-owner', 'theo');
+    const before = (await findConnection(h.tk.database.db, id))!;
+    await makeDue(h, id);
+    h.sandbox.resetStats();
+    h.sandbox.setFaults({ latencyMs: 1_500 });
+    const serve = await startServe(h);
+    await until(() => (h.sandbox.stats().byGrantType.refresh_token ?? 0) >= 1, `the sweep's refresh to reach the sandbox\n${serve.output()}`);
+    serve.child.kill('SIGTERM');
+    const { code } = await serve.exited;
+    assert.equal(code, 0, serve.output());
+    const after = (await findConnection(h.tk.database.db, id))!;
+    assert.equal(after.status, 'active', serve.output());
+    assert.notEqual(after.tokensSealed, before.tokensSealed, 'the rotated token set was stored');
+    assert.equal(after.leaseOwner, null, 'no lease left behind');
+    assert.equal(after.unansweredRefreshAt, null);
+    assert.ok(await refreshTokenWorks(h, id), 'the stored refresh token is the live one');
+  });
+
+  test('two processes importing the same account at once make one connection', async () => {
+    const [one, two] = await Promise.all([startServe(h), startServe(h)]);
+    try {
+      for (const serve of [one, two]) {
+        await until(async () => (await fetch(`${serve.url}/health`).catch(() => null))?.status === 200, `serve to answer\n${serve.output()}`);
+      }
+      const post = (url: string, accountId: string): Promise<Response> =>
+        fetch(`${url}/v1/connections`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${h.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ integration: 'sandbox', owner_id: 'twin', account_id: accountId, access_token: 'a', refresh_token: 'r', expires_in: 3600 }),
+        });
+      for (let trial = 0; trial < 5; trial++) {
+        const [a, b] = await Promise.all([post(one.url, `acct-${trial}`), post(two.url, `acct-${trial}`)]);
+        const bodies = [(await a.json()) as { id: string }, (await b.json()) as { id: string }];
+        assert.deepEqual([a.status, b.status].sort(), [200, 201], JSON.stringify(bodies));
+        assert.equal(bodies[0].id, bodies[1].id);
+      }
+      const rows = await h.api('GET', '/v1/connections?owner_id=twin');
+      assert.equal(rows.body.data.length, 5);
+    } finally {
+      one.child.kill('SIGTERM');
+      two.child.kill('SIGTERM');
+      await Promise.all([one.exited, two.exited]);
+    }
+  });
+
+  test('kill -9 during the provider call: the next holder reports refresh_token_lost, not an ordinary revocation', async () => {
+    const id = await h.connect('kill-owner', 'kim');
+    await makeDue(h, id);
+    h.sandbox.resetStats();
+    h.sandbox.setFaults({ latencyMs: 1_000 });
+    const serve = await startServe(h);
+    await until(() => (h.sandbox.stats().byGrantType.refresh_token ?? 0) >= 1, `the sweep's refresh to reach the sandbox\n${serve.output()}`);
+    serve.child.kill('SIGKILL');
+    await serve.exited;
+    // The sandbox still answers the dead process's request (and rotates) once its latency is over.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    h.sandbox.resetFaults();
+    const marked = (await findConnection(h.tk.database.db, id))!;
+    assert.notEqual(marked.unansweredRefreshAt, null, 'the row says a request was in flight');
+    // The dead holder's lease lapses; the next holder refreshes with the only refresh token stored.
+    h.clock.set(Math.max(h.clock.now(), marked.leaseUntil ?? 0) + 1_000);
+    h.tk.tokens.forget(id);
+    const response = await h.api('GET', `/v1/connections/${id}/token`);
+    assert.equal(response.status, 409, JSON.stringify(response.body));
+    assert.equal(response.body.error.code, 'refresh_token_lost');
+    const shown = await h.api('GET', `/v1/connections/${id}`);
+    assert.equal(shown.body.status, 'needs_reauth');
+    assert.equal(shown.body.last_error.code, 'refresh_token_lost');
+    await h.tk.events.settled();
+    const events = await h.api('GET', `/v1/connections/${id}/events`);
+    assert.ok(events.body.data.some((event: { type: string }) => event.type === 'connection.refresh_token_lost'));
+    const again = await h.api('GET', `/v1/connections/${id}/token`);
+    assert.equal(again.body.error.code, 'refresh_token_lost', 'the state is kept, and reported the same way');
+  });
+});

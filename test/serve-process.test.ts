@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { KeyRing } from '../src/crypto/index.ts';
+import { completeSandboxLogin } from './helpers/sandbox-login.ts';
+
+// `tokenkeeper serve` as a user runs it: the real executable in a child process, on real ports,
+// with its sandbox beside it and SQLite in a temp data dir.
+
+const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
+const tempDirs: string[] = [];
+const children = new Set<ChildProcess>();
+
+after(() => {
+  // A safety net for a failed test: no process may outlive the suite.
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface ServeEnv {
+  dataDir: string;
+  port: number;
+  sandboxPort: number;
+  env: Record<string, string>;
+}
+
+async function serveEnv(): Promise<ServeEnv> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-'));
+  tempDirs.push(dataDir);
+  const port = await freePort();
+  const sandboxPort = await freePort();
+  return {
+    dataDir,
+    port,
+    sandboxPort,
+    env: {
+      TOKENKEEPER_DATA_DIR: dataDir,
+      TOKENKEEPER_PORT: String(port),
+      TOKENKEEPER_SANDBOX_PORT: String(sandboxPort),
+      TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
+      TOKENKEEPER_SWEEP_INTERVAL: '0',
+      TOKENKEEPER_LOG_LEVEL: 'warn',
+    },
+  };
+}
+
+interface ServeProcess {
+  child: ChildProcess;
+  output(): { stdout: string; stderr: string };
+  /** Resolves once the banner is printed; rejects if the process exits first. */
+  ready: Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node bin/tokenkeeper.js serve` with only the given TOKENKEEPER_* variables, in the data dir. */
+function startServe(env: Record<string, string>): ServeProcess {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'NODE_ENV' && name !== 'DATABASE_URL'));
+  const child = spawn(process.execPath, [BIN, 'serve'], { cwd: env.TOKENKEEPER_DATA_DIR, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', () => {
+      if (stdout.includes('Press Ctrl+C to stop.')) resolve();
+    });
+    void exited.then(({ code }) => reject(new Error(`serve exited (${code}) before it was ready:\n${stdout}\n${stderr}`)));
+  });
+  ready.catch(() => undefined);
+  return { child, output: () => ({ stdout, stderr }), ready, exited };
+}
+
+async function stopServe(serve: ServeProcess): Promise<void> {
+  serve.child.kill('SIGTERM');
+  const { code } = await serve.exited;
+  assert.equal(code, 0, serve.output().stderr);
+}
+
+function apiKeyOf(dataDir: string): string {
+  return readFileSync(join(dataDir, 'dev-api-key'), 'utf8').trim();
+}
+
+async function api(base: string, apiKey: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** The whole connect flow against a running `serve` and its sandbox; returns the connection id. */
+async function connectUser(base: string, apiKey: string, ownerId: string): Promise<string> {
+  const session = await api(base, apiKey, 'POST', '/v1/connect/sessions', { integration: 'sandbox', owner_id: ownerId });
+  assert.equal(session.status, 201, JSON.stringify(session.body));
+  const callback = await completeSandboxLogin(session.body.connect_url, { username: ownerId });
+  const landed = await fetch(new URL(`${callback.pathname}${callback.search}`, base), { redirect: 'manual' });
+  const page = await landed.text();
+  assert.ok(landed.status < 400, page);
+  const { body } = await api(base, apiKey, 'GET', `/v1/connections?owner_id=${ownerId}`);
+  assert.equal(body.data.length, 1, JSON.stringify(body));
+  assert.equal(body.data[0].status, 'active');
+  return body.data[0].id as string;
+}
+
+/** The issuer the stored `sandbox` integration points at, read from the database file itself. */
+function storedSandboxIssuer(dataDir: string): string {
+  const db = new DatabaseSync(join(dataDir, 'tokenkeeper.db'), { readOnly: true });
+  try {
+    const row = db.prepare("select settings from integrations where key = 'sandbox'").get() as { settings: string };
+    return (JSON.parse(row.settings) as { issuer: string }).issuer;
+  } finally {
+    db.close();
+  }
+}
+
+describe('tokenkeeper serve (process)', () => {
+  test('a second serve on a port in use exits 1 naming the port, and leaves the running one and its sandbox integration alone', async () => {
+    const first = await serveEnv();
+    const base = `http://127.0.0.1:${first.port}`;
+    const running = startServe(first.env);
+    try {
+      await running.ready;
+      const apiKey = apiKeyOf(first.dataDir);
+      const id = await connectUser(base, apiKey, 'alice');
+      const issuer = storedSandboxIssuer(first.dataDir);
+      assert.equal(issuer, `http://127.0.0.1:${first.sandboxPort}`);
+
+      // The same data dir and service port, another (free) sandbox port.
+      const second = startServe({ ...first.env, TOKENKEEPER_SANDBOX_PORT: String(await freePort()) });
+      const { code } = await second.exited;
+      assert.equal(code, 1, second.output().stderr);
+      assert.match(second.output().stderr, new RegExp(`cannot start: port ${first.port} \\(for Tokenkeeper\\) is already in use`));
+      assert.equal(storedSandboxIssuer(first.dataDir), issuer, 'the stored sandbox integration is unchanged');
+
+      // The same data dir, a free service port, the running sandbox's port.
+      const third = startServe({ ...first.env, TOKENKEEPER_PORT: String(await freePort()) });
+      assert.equal((await third.exited).code, 1, third.output().stderr);
+      assert.match(third.output().stderr, new RegExp(`port ${first.sandboxPort} \\(for the sandbox provider\\) is already in use`));
+      assert.match(third.output().stderr, /TOKENKEEPER_SANDBOX_PORT=<port>/);
+      assert.equal(storedSandboxIssuer(first.dataDir), issuer);
+
+      const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      assert.equal((await api(base, apiKey, 'GET', `/v1/connections/${id}`)).body.status, 'active');
+    } finally {
+      await stopServe(running);
+    }
+  });
+
+  test('a restarted serve keeps its sandbox connections alive: the refresh token still works, nothing goes to needs_reauth', async () => {
+    const setup = await serveEnv();
+    const base = `http://127.0.0.1:${setup.port}`;
+    const first = startServe(setup.env);
+    let id: string;
+    try {
+      await first.ready;
+      id = await connectUser(base, apiKeyOf(setup.dataDir), 'bob');
+    } finally {
+      await stopServe(first);
+    }
+    const restarted = startServe(setup.env);
+    try {
+      await restarted.ready;
+      const apiKey = apiKeyOf(setup.dataDir);
+      for (let round = 0; round < 2; round++) {
+        const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);
+        assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      }
+      const connection = await api(base, apiKey, 'GET', `/v1/connections/${id}`);
+      assert.equal(connection.body.status, 'active', JSON.stringify(connection.body));
+      // The sandbox's demo API accepts the access token a refresh after the restart handed out.
+      const token = await api(base, apiKey, 'GET', `/v1/connections/${id}/token`);
+      const me = await fetch(`http://127.0.0.1:${setup.sandboxPort}/api/me`, { headers: { authorization: `Bearer ${token.body.access_token}` } });
+      assert.equal(me.status, 200);
+    } finally {
+      await stopServe(restarted);
+    }
+    const state = statSync(join(setup.dataDir, 'sandbox-state.db'));
+    assert.equal(state.mode & 0o777, 0o600, 'the sandbox state holds sandbox secrets: owner-only');
+  });
+});
