@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Config } from './config/index.ts';
 import { hashSecret } from './crypto/index.ts';
 import { buildHttpApp, createApiKey, type HttpApp, type HttpAppOptions } from './http/index.ts';
-import type { Logger } from './logger.ts';
 import { SANDBOX_DEFAULT_CLIENT, SANDBOX_STATE_FILE, startSandbox, type SandboxServer } from './sandbox/index.ts';
 import { createTokenkeeper, type Tokenkeeper, type TokenkeeperOptions } from './service.ts';
 import { findActiveApiKeyByHash } from './store/index.ts';

@@ -14,6 +14,7 @@ import {
   resolveProviderClient, revokeToken, salvagedRefreshToken, type ProviderClient,
 } from '../src/oauth/index.ts';
 import type { IntegrationSettings } from '../src/providers/index.ts';
+import { nextStoredTokens } from '../src/tokens/index.ts';
 
 interface RecordedRequest {
   method: string;
@@ -385,7 +386,7 @@ describe('expires_in and refresh_token handling', () => {
     });
     const tokens = await refreshAccessToken(await clientFor('salesforce'), 'sf-rt');
     assert.equal(tokens.expiresAt, clock.now() + 7_200_000);
-    assert.equal(tokens.refreshToken, 'sf-rt', 'kept: Salesforce without rotation omits refresh_token');
+    assert.equal(tokens.refreshToken, null, 'Salesforce without rotation omits refresh_token (the stored one stays)');
     assert.equal(tokens.extra.instance_url, 'https://acme.my.salesforce.com');
   });
 
@@ -401,11 +402,15 @@ describe('expires_in and refresh_token handling', () => {
     assert.equal(tokens.expiresAt, null);
   });
 
-  it('a response without refresh_token keeps the old one (RFC 6749 §6)', async () => {
+  it('a response without refresh_token keeps the old one when stored (RFC 6749 §6)', async () => {
     answer = () => ({ body: { access_token: 'at2', token_type: 'bearer', expires_in: 3600 } });
     const tokens = await refreshAccessToken(await clientFor('google'), 'google-rt');
-    assert.equal(tokens.refreshToken, 'google-rt');
+    assert.equal(tokens.refreshToken, null, 'the response has none');
     assert.equal(tokens.accessToken, 'at2');
+    const stored = nextStoredTokens({ access_token: 'at1', refresh_token: 'google-rt', id_token: 'id1' }, tokens);
+    assert.deepEqual(stored, { access_token: 'at2', refresh_token: 'google-rt', id_token: 'id1' });
+    const rotated = nextStoredTokens(stored, { ...tokens, refreshToken: 'google-rt-2', idToken: 'id2' });
+    assert.deepEqual(rotated, { access_token: 'at2', refresh_token: 'google-rt-2', id_token: 'id2' });
   });
 
   it('a rotated refresh token replaces the old one', async () => {

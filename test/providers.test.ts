@@ -37,7 +37,6 @@ describe('provider catalog', () => {
         assert.ok(entry.scopeSeparator === ' ' || entry.scopeSeparator === ',');
         assert.ok(entry.clientAuth === 'client_secret_basic' || entry.clientAuth === 'client_secret_post');
         assert.ok(['always', 'optional', 'never'].includes(entry.refresh.rotation));
-        assert.equal(entry.refresh.keepOldWhenOmitted, true, 'RFC 6749 §6: keep the old refresh token when omitted');
         assert.ok(entry.refresh.maxIdleDays === null || entry.refresh.maxIdleDays > 0);
         assert.ok(entry.defaultAccessTokenLifetimeSeconds === null || entry.defaultAccessTokenLifetimeSeconds > 0);
         assert.ok(entry.rateLimit.requestsPerMinute > 0 && entry.rateLimit.concurrency > 0);

@@ -2,7 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { TokenkeeperError } from '../errors.ts';
 import { getInternals } from './client-internals.ts';
 import { createRequestTransport } from './http-transport.ts';
-import { errorForStatus, isRecord, parseProviderResponse } from './response-body.ts';
+import { errorForStatus, isRecord } from './response-body.ts';
 import type { ProviderClient, TokenSet } from './types.ts';
 
 export interface AccountIdentity {

@@ -29,5 +29,5 @@ export async function requestClientCredentials(
   );
   const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now(), [client.clientSecret ?? '']);
   const { json } = await processTokenResponse('client_credentials', client, internals, clean, { now: clock.now() });
-  return toTokenSet(json, { sentAt, provider: client.provider, previousRefreshToken: null });
+  return toTokenSet(json, { sentAt, provider: client.provider });
 }

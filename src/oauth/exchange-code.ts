@@ -63,5 +63,5 @@ export async function exchangeAuthorizationCode(
     now: clock.now(),
     expectedNonce: params.nonce ?? null,
   });
-  return { tokens: toTokenSet(json, { sentAt, provider: client.provider, previousRefreshToken: null }), idTokenClaims };
+  return { tokens: toTokenSet(json, { sentAt, provider: client.provider }), idTokenClaims };
 }

@@ -11,11 +11,9 @@ import type { ProviderClient, TokenSet } from './types.ts';
 /**
  * The refresh token grant (RFC 6749 §6).
  *
- * The returned `refreshToken` is always the one to store: the new one when the provider rotated
- * it (the old one MUST then be discarded, §6), or — when the response has none and the provider
- * keeps refresh tokens across refreshes (`keepOldWhenOmitted`) — the `refreshToken` passed in.
- * Callers never have to merge; DESIGN.md invariant 3 (a refresh token is never dropped) holds by
- * construction.
+ * The returned `refreshToken` is the one in the response (a rotation: the old one MUST then be
+ * discarded, §6), or null when the response has none and the old one stays valid; the storing
+ * side keeps the old one then (`nextStoredTokens` in tokens/).
  *
  * Callers must serialise refreshes per connection: with rotation and reuse detection
  * (RFC 9700 §4.14.2) two concurrent refreshes with the same refresh token revoke the grant.
@@ -39,5 +37,5 @@ export async function refreshAccessToken(
   );
   const clean = await readTokenEndpointResponse(response, transport, client.provider, clock.now(), [refreshToken, client.clientSecret ?? '']);
   const { json } = await processTokenResponse('refresh_token', client, internals, clean, { now: clock.now() });
-  return toTokenSet(json, { sentAt, provider: client.provider, previousRefreshToken: refreshToken });
+  return toTokenSet(json, { sentAt, provider: client.provider });
 }

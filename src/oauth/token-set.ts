@@ -12,16 +12,16 @@ const SECRET_KEY = /(token|secret|password|assertion|verifier)/i;
  */
 export function toTokenSet(
   json: oauth.TokenEndpointResponse,
-  options: { sentAt: number; provider: ProviderEntry; previousRefreshToken: string | null },
+  options: { sentAt: number; provider: ProviderEntry },
 ): TokenSet {
   const lifetimeSeconds = typeof json.expires_in === 'number' ? json.expires_in : options.provider.defaultAccessTokenLifetimeSeconds;
   const extra: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
     if (!STANDARD_FIELDS.has(key) && value !== undefined) extra[key] = withoutSecrets(value);
   }
-  const refreshToken = typeof json.refresh_token === 'string'
-    ? json.refresh_token
-    : options.provider.refresh.keepOldWhenOmitted ? options.previousRefreshToken : null;
+  // Only what the response says; keeping the old refresh token when it has none is the storing
+  // side's rule (tokens/stored-tokens.ts), in one place.
+  const refreshToken = typeof json.refresh_token === 'string' ? json.refresh_token : null;
   return {
     accessToken: json.access_token,
     refreshToken,

@@ -5,10 +5,9 @@ import type { IntegrationSettings, ProviderEntry } from '../providers/index.ts';
 export interface TokenSet {
   accessToken: string;
   /**
-   * The refresh token to keep from now on. When the provider rotated it, the new one; when the
-   * response omitted it and the provider keeps the old one (RFC 6749 §6, `keepOldWhenOmitted`),
-   * the refresh token that was sent — so callers always store this value and never drop a
-   * refresh token by accident. Null when there is none.
+   * The refresh token in the response, or null when it has none. A new one replaces the stored
+   * one (RFC 6749 §6: the old one MUST then be discarded); none means the stored one stays valid
+   * (`nextStoredTokens` in tokens/ applies that rule when storing).
    */
   refreshToken: string | null;
   idToken: string | null;

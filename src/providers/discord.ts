@@ -20,7 +20,7 @@ export const discord: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_basic',
-  refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 604_800,
   rateLimit: { requestsPerMinute: 300, concurrency: 5 },
   requiredSettings: [],

@@ -22,7 +22,7 @@ export const githubApp: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_post',
-  refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
   rateLimit: { requestsPerMinute: 300, concurrency: 5 },
   requiredSettings: [],

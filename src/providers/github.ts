@@ -40,7 +40,7 @@ export const github: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_post',
-  refresh: { supported: false, rotation: 'never', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: false, rotation: 'never', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
   rateLimit: { requestsPerMinute: 300, concurrency: 5 },
   requiredSettings: [],

@@ -24,7 +24,7 @@ export const google: ProviderEntry = {
   authorizationParams: { access_type: 'offline', prompt: 'consent' },
   pkce: true,
   clientAuth: 'client_secret_post',
-  refresh: { supported: true, rotation: 'never', keepOldWhenOmitted: true, maxIdleDays: 180 },
+  refresh: { supported: true, rotation: 'never', maxIdleDays: 180 },
   defaultAccessTokenLifetimeSeconds: 3600,
   rateLimit: { requestsPerMinute: 600, concurrency: 10 },
   requiredSettings: [],

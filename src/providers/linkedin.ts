@@ -21,7 +21,7 @@ export const linkedin: ProviderEntry = {
   authorizationParams: {},
   pkce: false,
   clientAuth: 'client_secret_post',
-  refresh: { supported: true, rotation: 'never', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'never', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 5_184_000,
   rateLimit: { requestsPerMinute: 100, concurrency: 5 },
   requiredSettings: [],

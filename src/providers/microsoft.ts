@@ -24,7 +24,7 @@ export const microsoft: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_post',
-  refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: 90 },
+  refresh: { supported: true, rotation: 'always', maxIdleDays: 90 },
   defaultAccessTokenLifetimeSeconds: 3600,
   rateLimit: { requestsPerMinute: 600, concurrency: 10 },
   requiredSettings: [],

@@ -16,7 +16,7 @@ export const oidc: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_basic',
-  refresh: { supported: true, rotation: 'optional', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 3600,
   rateLimit: { requestsPerMinute: 300, concurrency: 10 },
   requiredSettings: ['issuer'],

@@ -24,7 +24,7 @@ export const salesforce: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_post',
-  refresh: { supported: true, rotation: 'optional', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 7200,
   rateLimit: { requestsPerMinute: 300, concurrency: 5 },
   requiredSettings: [],

@@ -18,7 +18,7 @@ export const sandbox: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_basic',
-  refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 120,
   rateLimit: { requestsPerMinute: 6000, concurrency: 50 },
   requiredSettings: ['issuer'],

@@ -22,7 +22,7 @@ export const slack: ProviderEntry = {
   authorizationParams: {},
   pkce: false,
   clientAuth: 'client_secret_basic',
-  refresh: { supported: true, rotation: 'always', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
   rateLimit: { requestsPerMinute: 100, concurrency: 5 },
   requiredSettings: [],

@@ -19,7 +19,7 @@ export const spotify: ProviderEntry = {
   authorizationParams: {},
   pkce: true,
   clientAuth: 'client_secret_basic',
-  refresh: { supported: true, rotation: 'optional', keepOldWhenOmitted: true, maxIdleDays: null },
+  refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 3600,
   rateLimit: { requestsPerMinute: 300, concurrency: 5 },
   requiredSettings: [],

@@ -44,8 +44,6 @@ export interface ProviderEntry {
      * 'optional': a new one may be returned; 'never': the same refresh token is reused.
      */
     rotation: 'always' | 'optional' | 'never';
-    /** RFC 6749 §6: a refresh response without `refresh_token` keeps the old one. */
-    keepOldWhenOmitted: boolean;
     /** Refresh tokens die after this many days unused (Google 180): the sweep exercises them before. */
     maxIdleDays: number | null;
   };

@@ -1,30 +1,29 @@
 import type { Clock } from '../clock.ts';
 import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
-import { newId, isId } from '../ids.ts';
-import type { IntegrationService, IntegrationView, ResolvedIntegration } from '../integrations/index.ts';
+import { isId } from '../ids.ts';
+import type { IntegrationService, IntegrationView } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { classifyFailure, revokeToken, type TokenSet } from '../oauth/index.ts';
+import { classifyFailure, revokeToken } from '../oauth/index.ts';
 import {
   deleteConnection,
   findConnection,
-  findConnectionByAccount,
-  findSystemConnection,
-  insertConnection,
-  isUniqueViolation,
   listConnections,
   listEventsOfConnection,
-  updateConnectionFenced,
   type ConnectionFilter,
   type ConnectionRecord,
   type ConnectionStatus,
   type Database,
   type EventRecord,
 } from '../store/index.ts';
-import { connectionRef, pickMetadata } from './refresh-commits.ts';
-import { nextStoredTokens, type StoredTokens } from './stored-tokens.ts';
+import { connectionRef } from './refresh-commits.ts';
+import { saveTokenSet, type SaveTokenSetInput } from './save-token-set.ts';
+import type { StoredTokens } from './stored-tokens.ts';
 import { ensureSystemConnection } from './system-connection.ts';
 import type { TokenResult, TokenService } from './token-service.ts';
+
+export type { SaveTokenSetInput };
+export { connectionToJson, isValidOwnerId } from './connection-json.ts';
 
 export interface ConnectionServiceOptions {
   db: Database;
@@ -35,51 +34,7 @@ export interface ConnectionServiceOptions {
   tokens: TokenService;
 }
 
-export interface SaveTokenSetInput {
-  integration: ResolvedIntegration;
-  ownerId: string | null;
-  kind: 'user' | 'system';
-  tokens: TokenSet;
-  /** When the token request was sent (the lifetime counts from then); null when unknown (imports). */
-  issuedAt: number | null;
-  identity: { accountId: string; label: string | null } | null;
-  imported: boolean;
-  metadata?: Record<string, unknown>;
-}
-
 const STATUSES: ConnectionStatus[] = ['pending', 'active', 'degraded', 'needs_reauth', 'revoked'];
-const OWNER_PATTERN = /^[\x21-\x7e]{1,200}$/;
-
-export function isValidOwnerId(value: unknown): value is string {
-  return typeof value === 'string' && OWNER_PATTERN.test(value);
-}
-
-/** The public shape of a connection: no token, no lease internals. */
-export function connectionToJson(record: ConnectionRecord, integrationKey: string, provider: string): Record<string, unknown> {
-  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    id: record.id,
-    integration: integrationKey,
-    provider,
-    owner_id: record.ownerId,
-    kind: record.kind,
-    status: record.status,
-    status_reason: record.statusReason,
-    account_id: record.accountId,
-    account_label: record.accountLabel,
-    token_type: record.tokenType,
-    scopes: record.scopes,
-    expires_at: iso(record.expiresAt),
-    last_refresh_at: iso(record.lastRefreshAt),
-    failure_count: record.failureCount,
-    next_attempt_at: iso(record.nextAttemptAt),
-    last_error: record.lastErrorCode === null ? null : { code: record.lastErrorCode, message: record.lastErrorMessage },
-    metadata: record.metadata,
-    created_at: iso(record.createdAt),
-    updated_at: iso(record.updatedAt),
-  };
-}
-
 /**
  * Connection lifecycle outside the refresh path: creating and reconnecting from a token set,
  * importing, listing, revoking, the system connection and owner-or-system resolution.
@@ -97,91 +52,12 @@ export class ConnectionService {
   }
 
   /**
-   * Stores a token set as a connection. Reconnecting the same provider account for the same
-   * owner updates that connection (back to `active`, new tokens, failures cleared) instead of
-   * creating a duplicate. One connection per (integration, owner, account) is enforced by a
-   * unique index: of two saves racing in different processes, the loser's insert fails and it
-   * applies its token set to the winner's row instead, as a reconnect.
+   * Stores a token set as a connection: a new one, or — for the same owner and provider account —
+   * a reconnect of the existing one (save-token-set.ts).
    */
-  async saveTokenSet(input: SaveTokenSetInput, attempt = 0): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
-    const { db, clock, events, tokens: tokenService } = this.options;
-    const { integration, tokens } = input;
-    const now = clock.now();
-    const metadata = { ...pickMetadata(integration, tokens), ...(input.metadata ?? {}) };
-    const existing = input.identity
-      ? await findConnectionByAccount(db, integration.record.id, input.ownerId, input.identity.accountId)
-      : input.kind === 'system'
-        ? await findSystemConnection(db, integration.record.id)
-        : null;
-    // What a fresh token set sets on the row, whether it is a new connection or a reconnect.
-    const tokenFields = (id: string, previous: StoredTokens | null) => ({
-      tokensSealed: tokenService.sealTokens(id, nextStoredTokens(previous, tokens)),
-      tokenType: tokens.tokenType,
-      scopes: tokens.scopes ?? integration.record.scopes,
-      expiresAt: tokens.expiresAt,
-      issuedAt: input.issuedAt,
-      lastRefreshAt: input.issuedAt ?? now,
-      status: 'active' as const,
-      statusReason: null,
-      failureCount: 0,
-      nextAttemptAt: null,
-      unansweredRefreshAt: null,
-      lastErrorCode: null,
-      lastErrorMessage: null,
-      updatedAt: now,
-    });
-
-    if (existing) {
-      // A reconnect that brings no refresh token (Google without prompt=consent) keeps the old one.
-      const previous = this.tokensOf(existing);
-      const updated = await updateConnectionFenced(db, existing.id, existing.version, {
-        ...tokenFields(existing.id, previous),
-        accountLabel: input.identity?.label ?? existing.accountLabel,
-        metadata: { ...existing.metadata, ...metadata },
-      });
-      if (!updated) {
-        // A refresh of the old token set committed at the same moment: re-read and apply again.
-        if (attempt >= 3) throw new TokenkeeperError('refresh_in_progress', 'The connection kept changing while it was being reconnected; try again.');
-        return this.saveTokenSet(input, attempt + 1);
-      }
-      tokenService.remember(updated);
-      events.emit('connection.reconnected', {
-        ...connectionRef(updated, integration),
-        accountId: updated.accountId,
-        previousStatus: existing.status,
-      });
-      return { record: updated, reconnected: true };
-    }
-
-    const id = newId('con');
-    const record: ConnectionRecord = {
-      id,
-      integrationId: integration.record.id,
-      ownerId: input.ownerId,
-      kind: input.kind,
-      accountId: input.identity?.accountId ?? null,
-      accountLabel: input.identity?.label ?? null,
-      ...tokenFields(id, null),
-      metadata,
-      version: 1,
-      leaseOwner: null,
-      leaseUntil: null,
-      createdAt: now,
-    };
-    try {
-      await insertConnection(db, record);
-    } catch (error) {
-      // Another process inserted the same account (or the system connection) first.
-      if (!isUniqueViolation(error) || attempt >= 3) throw error;
-      return this.saveTokenSet(input, attempt + 1);
-    }
-    events.emit('connection.created', {
-      ...connectionRef(record, integration),
-      accountId: record.accountId,
-      kind: record.kind,
-      imported: input.imported,
-    });
-    return { record, reconnected: false };
+  saveTokenSet(input: SaveTokenSetInput): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
+    const { db, clock, events, tokens } = this.options;
+    return saveTokenSet({ db, clock, events, tokens }, input);
   }
 
   /**

@@ -13,7 +13,7 @@ import { isValidOwnerId, type ConnectionService } from './connection-service.ts'
  * nested ~5,000 levels deep, which JSON.parse still accepts.
  */
 const METADATA_MAX_DEPTH = 8;
-const METADATA_MAX_BYTES = 8_192;
+export const METADATA_MAX_BYTES = 8_192;
 
 const FIELDS = new Set([
   'integration', 'owner_id', 'kind', 'access_token', 'refresh_token', 'id_token', 'token_type', 'expires_in', 'expires_at',

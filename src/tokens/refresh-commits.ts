@@ -5,7 +5,6 @@ import type { Logger } from '../logger.ts';
 import type { Classification, TokenSet } from '../oauth/index.ts';
 import { TokenkeeperError } from '../errors.ts';
 import {
-  extendLease,
   findConnection,
   isStorageUnavailable,
   releaseLease,
@@ -15,6 +14,7 @@ import {
   type Database,
 } from '../store/index.ts';
 import { cooldownDelay, sleep, type BackoffPolicy } from './backoff.ts';
+import { PendingCommits } from './pending-commits.ts';
 import { nextStoredTokens, type StoredTokens, type TokenSealer } from './stored-tokens.ts';
 import type { CacheEntry, TokenCache } from './token-cache.ts';
 
@@ -47,11 +47,6 @@ export interface HeldConnection {
   startedAt: number;
 }
 
-interface PendingCommit {
-  entry: CacheEntry;
-  done: Promise<void>;
-}
-
 /**
  * The writes that end a lease: a new token set, a transient failure (cooldown), a permanent one
  * (needs_reauth), an integration fault (nothing on the row). Each is fenced by version *and*
@@ -65,31 +60,21 @@ interface PendingCommit {
  * in this process until it has landed.
  */
 export class RefreshCommits {
-  private readonly options: Required<RefreshCommitsOptions>;
-  private readonly pending = new Map<string, PendingCommit>();
+  /** Token sets whose commit is being retried in the background (pending-commits.ts). */
+  readonly pending: PendingCommits;
+  private readonly options: RefreshCommitsOptions;
 
   constructor(options: RefreshCommitsOptions) {
-    this.options = { commitRetryMs: 10 * 60_000, ...options };
-  }
-
-  /** An uncommitted token set of this connection, if its commit is still being retried. */
-  pendingEntry(id: string): CacheEntry | undefined {
-    return this.pending.get(id)?.entry;
-  }
-
-  /** Resolves when the connection has no commit being retried (for a refresh about to start). */
-  async awaitPending(id: string): Promise<void> {
-    await this.pending.get(id)?.done;
-  }
-
-  /** Resolves when every background commit has landed or given up, or after `timeoutMs`. */
-  async drain(timeoutMs: number): Promise<number> {
-    const all = [...this.pending.values()].map((pending) => pending.done);
-    if (all.length > 0) await Promise.race([Promise.allSettled(all), sleep(timeoutMs)]);
-    for (const [id] of this.pending) {
-      this.options.logger.error('shutting down with a refreshed token set that could not be stored; the connection will likely need the user again', { connectionId: id });
-    }
-    return this.pending.size;
+    this.options = options;
+    this.pending = new PendingCommits({
+      db: options.db,
+      clock: options.clock,
+      logger: options.logger,
+      leaseMs: options.leaseMs,
+      retryForMs: options.commitRetryMs ?? 10 * 60_000,
+      onCommitted: (record) => this.entryOf(record),
+      onAbandoned: (id) => options.cache.delete(id),
+    });
   }
 
   entryOf(record: ConnectionRecord): CacheEntry {
@@ -144,38 +129,8 @@ export class RefreshCommits {
         connectionId: leased.id,
         error,
       });
-      const done = this.retryInBackground(held, patch, announce).finally(() => this.pending.delete(leased.id));
-      this.pending.set(leased.id, { entry, done });
+      this.pending.retry({ id: leased.id, version: leased.version, holder, patch, entry, announce });
       return { entry, committed: false };
-    }
-  }
-
-  private async retryInBackground(held: HeldConnection, patch: ConnectionPatch, announce: (record: ConnectionRecord) => void): Promise<void> {
-    const { leased, holder } = held;
-    const { db, clock, logger, leaseMs } = this.options;
-    const startedAt = clock.now();
-    for (let attempt = 0; ; attempt++) {
-      await sleep(Math.min(2_000, 50 * 2 ** attempt));
-      try {
-        // Keep the lease while retrying, so no other process sends the consumed refresh token.
-        await extendLease(db, leased.id, holder, clock.now(), leaseMs).catch(() => null);
-        const updated = await updateConnectionFenced(db, leased.id, leased.version, patch, holder);
-        if (!updated) {
-          logger.warn('a refreshed token set was not stored: the connection changed meanwhile (reconnected or deleted)', { connectionId: leased.id });
-          this.options.cache.delete(leased.id);
-          return;
-        }
-        logger.info('stored a refreshed token set after retrying', { connectionId: leased.id, attempts: attempt + 1 });
-        this.entryOf(updated);
-        announce(updated);
-        return;
-      } catch (error) {
-        if (!isStorageUnavailable(error) || clock.now() - startedAt > this.options.commitRetryMs) {
-          logger.error('giving up storing a refreshed token set; the connection will likely need the user again', { connectionId: leased.id, error });
-          this.options.cache.delete(leased.id);
-          return;
-        }
-      }
     }
   }
 

@@ -62,7 +62,7 @@ export class RefreshRunner {
   async run(id: string, request: RefreshRequest, retried = false): Promise<RefreshOutcome> {
     const { db, clock, integrations, guard, commits } = this.options;
     if (this.options.isClosing()) throw new TokenkeeperError('shutting_down');
-    await commits.awaitPending(id);
+    await commits.pending.settled(id);
 
     const row = await findConnection(db, id);
     if (!row) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);

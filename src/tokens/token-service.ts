@@ -169,7 +169,7 @@ export class TokenService {
    */
   async getToken(id: string, options: GetTokenOptions = {}): Promise<TokenResult> {
     const { clock, integrations, events } = this.options;
-    let entry = this.commits.pendingEntry(id) ?? this.cache.get(id, clock.now()) ?? (await this.load(id));
+    let entry = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now()) ?? (await this.load(id));
     const view = await integrations.recordById(entry.record.integrationId);
     assertUsable(entry.record, view.record);
     const needMs = requiredValidityMs(entry.record, view.record, options.minValiditySeconds);
@@ -198,7 +198,7 @@ export class TokenService {
     } catch (error) {
       // Without an explicit min_validity, a transient failure does not take a still-working token away.
       if (options.minValiditySeconds === undefined && isTokenkeeperError(error) && error.status === 503) {
-        const current = this.commits.pendingEntry(id) ?? this.cache.get(id, clock.now()) ?? entry;
+        const current = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now()) ?? entry;
         if (isValidFor(current, Math.min(needMs, FALLBACK_VALIDITY_MS), clock.now())) {
           events.emit('token.served', { connectionId: id, outcome: 'cached' });
           return toResult(current);
@@ -274,7 +274,7 @@ export class TokenService {
       this.options.logger.info('waiting for refreshes in flight', { count: running.length });
       await Promise.race([Promise.allSettled(running), sleep(this.options.leaseMs)]);
     }
-    return this.commits.drain(5_000);
+    return this.commits.pending.drain(5_000);
   }
 
   // --- single flight ------------------------------------------------------------------------
