@@ -25,6 +25,7 @@ import {
   openDatabase,
   type DatabaseHandle,
 } from '../src/store/index.ts';
+import { freePort } from './helpers/waiting.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const tempDirs: string[] = [];
@@ -86,15 +87,6 @@ async function setup(extra: Record<string, string> = {}): Promise<Record<string,
     TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
     ...extra,
   };
-}
-
-/** A port that was free a moment ago (listen on 0, note it, close). */
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A real HTTP server standing in for a provider's token endpoint: 405 to anything but POST. */

@@ -7,32 +7,19 @@ import { findConnection, listConnections, tryAcquireLease, updateConnectionFence
 import { SANDBOX_DEFAULT_CLIENT } from '../src/sandbox/index.ts';
 import { TokenCache } from '../src/tokens/token-cache.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
-
-/** Polls until `check` is true (bounded), for conditions another server or timer makes true. */
-async function until(check: () => boolean | Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Whether the sandbox still honours this refresh token (refreshing with it at the sandbox directly). */
-async function refreshTokenWorks(h: Harness, refreshToken: string): Promise<boolean> {
-  const response = await fetch(`${h.sandbox.url}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${SANDBOX_DEFAULT_CLIENT.client_id}:${SANDBOX_DEFAULT_CLIENT.client_secret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
-  });
-  return response.status === 200;
-}
+import { refreshTokenWorks } from './helpers/sandbox-refresh.ts';
+import { until } from './helpers/waiting.ts';
 
 async function storedRefreshToken(h: Harness, id: string): Promise<string> {
   const record = await findConnection(h.tk.database.db, id);
   return h.tk.tokens.peekTokens(record!)!.refresh_token!;
+}
+
+/** Moves the clock just past the connection's cooldown (not further: ID tokens are checked against it). */
+async function pastCooldown(h: Harness, id: string): Promise<void> {
+  const row = (await findConnection(h.tk.database.db, id))!;
+  assert.ok(row.nextAttemptAt !== null, 'the connection is cooling down');
+  h.clock.set(row.nextAttemptAt + 1);
 }
 
 const refreshCalls = (h: Harness): number => h.sandbox.stats().byGrantType.refresh_token ?? 0;
@@ -113,6 +100,42 @@ describe('refresh edges: nothing lost, nobody wrongly sent to reconnect', () => 
     assert.equal(refreshCalls(h), 1, 'one refresh call in all');
     assert.ok(await refreshTokenWorks(h, await storedRefreshToken(h, id)), 'the grant is intact');
     assert.ok(fromOther.accessToken);
+  });
+
+  test('the mark left by a dead holder survives answered failures until the provider refuses the token', async () => {
+    const id = await h.connect('mark-owner', 'mark');
+    // What a holder that died mid-call leaves: the mark on the row, and a rotated token at the provider.
+    const row = (await findConnection(h.tk.database.db, id))!;
+    assert.ok(await updateConnectionFenced(h.tk.database.db, id, row.version, { unansweredRefreshAt: h.clock.now() - 40_000, updatedAt: h.clock.now() }));
+    assert.ok(await refreshTokenWorks(h, await storedRefreshToken(h, id)));
+    h.tk.tokens.forget(id);
+    h.clock.advance(100_000);
+    h.sandbox.setFaults({ errorRate5xx: 1 });
+    try {
+      assert.equal((await h.api('GET', `/v1/connections/${id}/token?min_validity=60`)).status, 503);
+    } finally {
+      h.sandbox.resetFaults();
+    }
+    assert.notEqual((await findConnection(h.tk.database.db, id))!.unansweredRefreshAt, null, 'a 503 says nothing about the earlier request');
+    await pastCooldown(h, id);
+    const response = await h.api('GET', `/v1/connections/${id}/token`);
+    assert.equal(response.body.error.code, 'refresh_token_lost', JSON.stringify(response.body));
+  });
+
+  test('an answered failure of our own clears our own mark: a later invalid_grant is an ordinary revocation', async () => {
+    const id = await h.connect('own-mark-owner', 'owen');
+    h.clock.advance(100_000);
+    h.sandbox.setFaults({ errorRate5xx: 1 });
+    try {
+      assert.equal((await h.api('GET', `/v1/connections/${id}/token?min_validity=60`)).status, 503);
+    } finally {
+      h.sandbox.resetFaults();
+    }
+    assert.equal((await findConnection(h.tk.database.db, id))!.unansweredRefreshAt, null);
+    await h.sandbox.revokeGrants('owen');
+    await pastCooldown(h, id);
+    const response = await h.api('GET', `/v1/connections/${id}/token`);
+    assert.equal(response.body.error.code, 'connection_needs_reauth', JSON.stringify(response.body));
   });
 
   test('commits are fenced by the lease owner as well as the version', async () => {
@@ -209,6 +232,28 @@ describe('refresh edges: nothing lost, nobody wrongly sent to reconnect', () => 
     assert.ok(row.nextAttemptAt! - h.clock.now() > 0);
   });
 
+  test('expires_in: 0 from the provider is a fault with a cooldown, not a refresh on every request; the rotated token is kept', async () => {
+    const id = await h.connect('zero-owner', 'zoe');
+    h.clock.advance(100_000);
+    h.sandbox.resetStats();
+    h.sandbox.setFaults({ expiresInValue: 0 });
+    try {
+      const first = await h.api('GET', `/v1/connections/${id}/token?min_validity=60`);
+      assert.equal(first.status, 502);
+      assert.equal(first.body.error.code, 'invalid_provider_response');
+      for (let i = 0; i < 5; i++) {
+        const again = await h.api('GET', `/v1/connections/${id}/token?min_validity=60`);
+        assert.equal(again.body.error.code, 'refresh_cooldown');
+      }
+      assert.equal(refreshCalls(h), 1, 'one call, then the cooldown');
+    } finally {
+      h.sandbox.resetFaults();
+    }
+    await pastCooldown(h, id);
+    const ok = await h.api('GET', `/v1/connections/${id}/token?min_validity=60`);
+    assert.equal(ok.status, 200, 'the refresh token the rejected answer rotated was kept');
+  });
+
   test('a deleted connection is not served from another instance’s cache for more than a second', async () => {
     const id = await h.connect('cache-owner', 'carl');
     await other.tokens.getToken(id); // cached in the other instance
@@ -254,7 +299,8 @@ describe('refresh edges: nothing lost, nobody wrongly sent to reconnect', () => 
     } finally {
       h.sandbox.resetFaults();
     }
-    h.clock.advance(3_600_000);
+    const [minting] = await listConnections(h.tk.database.db, { kind: 'system', status: 'pending' });
+    await pastCooldown(h, minting!.id);
     const recovered = await h.api('GET', '/v1/integrations/sandbox/token?fallback=system');
     assert.equal(recovered.status, 200, JSON.stringify(recovered.body));
   });

@@ -1,33 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { SANDBOX_DEFAULT_CLIENT } from '../src/sandbox/index.ts';
 import { findConnection, updateConnectionFenced } from '../src/store/index.ts';
 import { CRON_SECRET, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.ts';
+import { refreshTokenWorks } from './helpers/sandbox-refresh.ts';
+import { freePort, until } from './helpers/waiting.ts';
 
 // Process edges of the refresh path, with real processes: a `tokenkeeper serve` child shares the
 // harness's SQLite file and talks to the harness's sandbox, and is stopped with real signals.
 
 const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
 const children = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, limitMs = 20_000): Promise<void> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Child {
   child: ChildProcess;
@@ -78,20 +62,6 @@ async function makeDue(h: Harness, id: string): Promise<void> {
   h.tk.tokens.forget(id);
 }
 
-async function refreshTokenWorks(h: Harness, id: string): Promise<boolean> {
-  const record = (await findConnection(h.tk.database.db, id))!;
-  const refreshToken = h.tk.tokens.peekTokens(record)!.refresh_token!;
-  const response = await fetch(`${h.sandbox.url}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${SANDBOX_DEFAULT_CLIENT.client_id}:${SANDBOX_DEFAULT_CLIENT.client_secret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
-  });
-  return response.status === 200;
-}
-
 describe('refresh across process edges (real processes and signals)', () => {
   let h: Harness;
   before(async () => {
@@ -119,7 +89,8 @@ describe('refresh across process edges (real processes and signals)', () => {
     assert.notEqual(after.tokensSealed, before.tokensSealed, 'the rotated token set was stored');
     assert.equal(after.leaseOwner, null, 'no lease left behind');
     assert.equal(after.unansweredRefreshAt, null);
-    assert.ok(await refreshTokenWorks(h, id), 'the stored refresh token is the live one');
+    const stored = (await findConnection(h.tk.database.db, id))!;
+    assert.ok(await refreshTokenWorks(h, h.tk.tokens.peekTokens(stored)!.refresh_token!), 'the stored refresh token is the live one');
   });
 
   test('two processes importing the same account at once make one connection', async () => {

@@ -2,19 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTokenkeeper } from '../src/service.ts';
 import { findConnection, tryAcquireLease, updateConnectionFenced } from '../src/store/index.ts';
-import { SANDBOX_DEFAULT_CLIENT } from '../src/sandbox/index.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
-
-async function refreshAtSandbox(h: Harness, refreshToken: string): Promise<Response> {
-  return fetch(`${h.sandbox.url}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${SANDBOX_DEFAULT_CLIENT.client_id}:${SANDBOX_DEFAULT_CLIENT.client_secret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
-  });
-}
+import { refreshAtSandbox } from './helpers/sandbox-refresh.ts';
 
 describe('always-valid tokens and single-flight refresh', () => {
   let h: Harness;

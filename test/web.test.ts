@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +15,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { KeyRing } from '../src/crypto/index.ts';
 import { createMemoryLogger } from '../src/logger.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
+import { freePort } from './helpers/waiting.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/lib/chromium/chromium'].find((path) => existsSync(path));
 const NO_CHROMIUM = 'Chromium is not installed (apt-get install chromium); the browser tests need it';
@@ -30,15 +30,6 @@ function temporaryDir(prefix: string): string {
 after(() => {
   for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** A port nobody listens on right now: the service must know its own port before it starts (the callback URL names it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A form POST with a chosen Host header, returning the status. */
 function postWithHost(url: string, host: string, origin: string, body: string): Promise<number> {

@@ -202,7 +202,8 @@ export async function tryAcquireLease(
  * must then not call the provider at all.
  *
  * `unansweredSince` records on the row, in the same statement, that a refresh request is about
- * to be sent: if this process dies before it processes the answer, the next holder knows.
+ * to be sent: if this process dies before it processes the answer, the next holder knows. An
+ * earlier mark (left by a holder that died) is kept.
  */
 export async function extendLease(
   db: Database,
@@ -212,11 +213,12 @@ export async function extendLease(
   leaseMs: number,
   options: { unansweredSince?: number } = {},
 ): Promise<ConnectionRecord | null> {
-  const set: Partial<ConnectionsTable> = { lease_until: now + leaseMs };
-  if (options.unansweredSince !== undefined) set.unanswered_refresh_at = options.unansweredSince;
+  const set: Record<string, unknown> = { lease_until: now + leaseMs };
+  // The earliest unanswered request is the one that matters: a later one must not hide it.
+  if (options.unansweredSince !== undefined) set.unanswered_refresh_at = sql`coalesce(unanswered_refresh_at, ${options.unansweredSince})`;
   const row = await db
     .updateTable('connections')
-    .set(set)
+    .set(set as never)
     .where('id', '=', id)
     .where('lease_owner', '=', owner)
     .returningAll()

@@ -15,7 +15,7 @@ import {
 } from '../store/index.ts';
 import { cooldownDelay, sleep, type BackoffPolicy } from './backoff.ts';
 import { PendingCommits } from './pending-commits.ts';
-import { nextStoredTokens, type StoredTokens, type TokenSealer } from './stored-tokens.ts';
+import { freshTokenPatch, nextStoredTokens, type StoredTokens, type TokenSealer } from './stored-tokens.ts';
 import type { CacheEntry, TokenCache } from './token-cache.ts';
 
 export interface RefreshCommitsOptions {
@@ -88,21 +88,8 @@ export class RefreshCommits {
     const { clock, sealer } = this.options;
     const tokens = nextStoredTokens(held.tokens, response);
     const patch: ConnectionPatch = {
-      tokensSealed: sealer.seal(leased.id, tokens),
-      tokenType: response.tokenType,
-      scopes: response.scopes ?? leased.scopes,
-      expiresAt: response.expiresAt,
-      issuedAt: sentAt,
-      lastRefreshAt: sentAt,
+      ...freshTokenPatch({ sealedTokens: sealer.seal(leased.id, tokens), response, scopesWhenOmitted: leased.scopes, issuedAt: sentAt, now: clock.now() }),
       metadata: { ...leased.metadata, ...pickMetadata(integration, response) },
-      status: 'active',
-      statusReason: null,
-      failureCount: 0,
-      nextAttemptAt: null,
-      unansweredRefreshAt: null,
-      lastErrorCode: null,
-      lastErrorMessage: null,
-      updatedAt: clock.now(),
     };
     const announce = (record: ConnectionRecord): void => {
       const ref = connectionRef(record, integration);
@@ -153,12 +140,13 @@ export class RefreshCommits {
 
   /**
    * A transient failure: count it, set the cooldown (exponential with jitter, at least the
-   * provider's `Retry-After`, at most `maxCooldownMs`), degrade after repeated failures. When the
-   * request got no answer the `unanswered_refresh_at` mark stays: the provider may have rotated.
+   * provider's `Retry-After`, at most `maxCooldownMs`), degrade after repeated failures. The
+   * `unanswered_refresh_at` mark is only cleared (`clearMark`) when every request made with this
+   * refresh token got an answer: otherwise the provider may have rotated it.
    */
   async transientFailure(
     held: HeldConnection,
-    failure: { classification: Classification; answered: boolean; salvagedRefreshToken: string | null },
+    failure: { classification: Classification; clearMark: boolean; salvagedRefreshToken: string | null },
   ): Promise<void> {
     const { leased, integration } = held;
     const { clock, events, maxCooldownMs } = this.options;
@@ -176,7 +164,7 @@ export class RefreshCommits {
       lastErrorMessage: classification.reason,
       updatedAt: clock.now(),
     };
-    if (failure.answered) patch.unansweredRefreshAt = null;
+    if (failure.clearMark) patch.unansweredRefreshAt = null;
     if (failure.salvagedRefreshToken !== null && held.tokens) {
       // A rejected 2xx carried a rotated refresh token: the old one is dead at the provider.
       patch.tokensSealed = this.options.sealer.seal(leased.id, { ...held.tokens, refresh_token: failure.salvagedRefreshToken });
@@ -242,9 +230,9 @@ export class RefreshCommits {
   }
 
   /** Ends the lease without changing the row's token state (optionally clearing the unanswered mark). */
-  async release(held: HeldConnection, options: { answered: boolean }): Promise<void> {
+  async release(held: HeldConnection, options: { clearMark: boolean }): Promise<void> {
     const { db, clock } = this.options;
-    if (options.answered && held.leased.unansweredRefreshAt !== null) {
+    if (options.clearMark && held.leased.unansweredRefreshAt !== null) {
       // Only the mark this holder set may be cleared; a fenced write does both at once.
       const updated = await updateConnectionFenced(db, held.leased.id, held.leased.version, { unansweredRefreshAt: null, updatedAt: clock.now() }, held.holder).catch(() => null);
       if (updated) {

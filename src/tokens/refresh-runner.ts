@@ -137,6 +137,12 @@ export class RefreshRunner {
     const { leased } = held;
     let permit: OutboundPermit | null = firstPermit;
     let leaseEnded = false;
+    // The earliest request with this refresh token whose answer never arrived: an earlier
+    // holder's (see migration 0002), or one of ours that timed out. Only a success clears it.
+    let unansweredSince = leased.unansweredRefreshAt;
+    // Whether this holder marked the row (and so may clear its own mark once answered).
+    let marked = false;
+    let lastFailure: Parameters<RefreshCommits['transientFailure']>[1] | null = null;
     try {
       const entry = commits.entryOf(leased);
       assertUsable(leased, integration.record);
@@ -160,15 +166,23 @@ export class RefreshRunner {
       const grant: TokenGrant = useClientCredentials
         ? { kind: 'client_credentials', scopes: integration.record.systemScopes ?? undefined }
         : { kind: 'refresh_token', refreshToken: refreshToken! };
-      // A request made by an earlier holder whose answer never arrived (see migration 0002).
-      let unansweredSince = leased.unansweredRefreshAt;
       // The call must end well inside the lease: margin for the commit after it.
       const callTimeoutMs = Math.max(1_000, Math.min(refreshTimeoutMs, leaseMs - Math.max(1_000, Math.floor(leaseMs / 5))));
 
       for (let attempt = 0; ; attempt++) {
         if (!permit) {
           const leaseLeft = (held.leased.leaseUntil ?? 0) - clock.now();
-          permit = await guard.acquire(integration, Math.max(0, Math.min(2_000, leaseLeft - callTimeoutMs)));
+          try {
+            permit = await guard.acquire(integration, Math.max(0, Math.min(2_000, leaseLeft - callTimeoutMs)));
+          } catch (error) {
+            // The breaker opened (or the limiter ran dry) during our own retries: the failure we
+            // saw still counts against the connection.
+            if (lastFailure) {
+              await commits.transientFailure(held, lastFailure);
+              leaseEnded = true;
+            }
+            throw error;
+          }
         }
         if (this.options.isClosing()) throw new TokenkeeperError('shutting_down');
         const sendingAt = clock.now();
@@ -177,7 +191,8 @@ export class RefreshRunner {
           leaseEnded = true;
           throw new TokenkeeperError('refresh_in_progress', 'The refresh lease was taken over by another process.', { retryAfterMs: 1_000 });
         }
-        held.leased = { ...held.leased, leaseUntil: extended.leaseUntil, unansweredRefreshAt: sendingAt };
+        held.leased = { ...held.leased, leaseUntil: extended.leaseUntil, unansweredRefreshAt: extended.unansweredRefreshAt };
+        marked = true;
 
         const result = await callTokenEndpoint(integration, grant, { clock, timeoutMs: callTimeoutMs });
         if (result.ok) {
@@ -199,7 +214,7 @@ export class RefreshRunner {
             // An answer to a request made with credentials the operator has since changed says nothing.
             recordUpdatedAt: integration.record.updatedAt,
           });
-          await commits.release(held, { answered: result.answered });
+          await commits.release(held, { clearMark: unansweredSince === null });
           leaseEnded = true;
           throw new TokenkeeperError('integration_failing', `The provider rejected the integration's credentials: ${classification.reason}`, {
             details: { integration: integration.record.key, provider_error: classification.providerError },
@@ -208,7 +223,7 @@ export class RefreshRunner {
         if (classification.kind === 'permanent') {
           permit.release('neutral');
           permit = null;
-          const lost = !useClientCredentials && classification.providerError === 'invalid_grant' && unansweredSince !== null && unansweredSince < result.sentAt;
+          const lost = !useClientCredentials && classification.providerError === 'invalid_grant' && unansweredSince !== null;
           await commits.permanentFailure(held, {
             reason: classification.reason,
             errorCode: classification.providerError ?? classification.code,
@@ -223,7 +238,8 @@ export class RefreshRunner {
 
         permit.release('failure');
         permit = null;
-        const failure = { classification, answered: result.answered, salvagedRefreshToken: result.salvagedRefreshToken };
+        const failure = { classification, clearMark: unansweredSince === null, salvagedRefreshToken: result.salvagedRefreshToken };
+        lastFailure = failure;
         const delay = classification.retryAfterMs ?? fullJitterDelay(attempt, this.options.retryBackoff, this.options.random);
         const leaseLeft = (held.leased.leaseUntil ?? 0) - clock.now();
         const retry =
@@ -246,7 +262,7 @@ export class RefreshRunner {
       }
     } finally {
       permit?.release('not_sent');
-      if (!leaseEnded) await commits.release(held, { answered: true });
+      if (!leaseEnded) await commits.release(held, { clearMark: marked && unansweredSince === null });
     }
   }
 }

@@ -15,7 +15,7 @@ import {
 } from '../store/index.ts';
 import { METADATA_MAX_BYTES } from './import-connection.ts';
 import { connectionRef, pickMetadata } from './refresh-commits.ts';
-import { nextStoredTokens, type StoredTokens } from './stored-tokens.ts';
+import { freshTokenPatch, nextStoredTokens, type StoredTokens } from './stored-tokens.ts';
 import type { TokenService } from './token-service.ts';
 
 export interface SaveTokenSetDeps {
@@ -55,22 +55,14 @@ export async function saveTokenSet(deps: SaveTokenSetDeps, input: SaveTokenSetIn
       ? await findSystemConnection(db, integration.record.id)
       : null;
   // What a fresh token set sets on the row, whether it is a new connection or a reconnect.
-  const tokenFields = (id: string, previous: StoredTokens | null) => ({
-    tokensSealed: tokenService.sealTokens(id, nextStoredTokens(previous, tokens)),
-    tokenType: tokens.tokenType,
-    scopes: tokens.scopes ?? integration.record.scopes,
-    expiresAt: tokens.expiresAt,
-    issuedAt: input.issuedAt,
-    lastRefreshAt: input.issuedAt ?? now,
-    status: 'active' as const,
-    statusReason: null,
-    failureCount: 0,
-    nextAttemptAt: null,
-    unansweredRefreshAt: null,
-    lastErrorCode: null,
-    lastErrorMessage: null,
-    updatedAt: now,
-  });
+  const tokenFields = (id: string, previous: StoredTokens | null) =>
+    freshTokenPatch({
+      sealedTokens: tokenService.sealTokens(id, nextStoredTokens(previous, tokens)),
+      response: tokens,
+      scopesWhenOmitted: integration.record.scopes,
+      issuedAt: input.issuedAt,
+      now,
+    });
 
   if (existing) {
     // A reconnect that brings no refresh token (Google without prompt=consent) keeps the old one.

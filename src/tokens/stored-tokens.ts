@@ -42,3 +42,35 @@ export class TokenSealer {
     return record.tokensSealed ? (JSON.parse(this.keyRing.open(record.tokensSealed, `connections:${record.id}:tokens`)) as StoredTokens) : null;
   }
 }
+
+/**
+ * What storing a fresh token set does to a row — a refresh, a first connect, a reconnect, an
+ * import: the new tokens and their lifetime, and a clean bill of health (failures, cooldown, the
+ * unanswered-request mark and the last error cleared).
+ */
+export function freshTokenPatch(input: {
+  sealedTokens: string;
+  response: TokenSet;
+  /** Scopes to keep when the response names none (RFC 6749 §5.1: then they are as requested). */
+  scopesWhenOmitted: string[] | null;
+  /** When the request was sent (the lifetime counts from then); null when unknown (imports). */
+  issuedAt: number | null;
+  now: number;
+}) {
+  return {
+    tokensSealed: input.sealedTokens,
+    tokenType: input.response.tokenType,
+    scopes: input.response.scopes ?? input.scopesWhenOmitted,
+    expiresAt: input.response.expiresAt,
+    issuedAt: input.issuedAt,
+    lastRefreshAt: input.issuedAt ?? input.now,
+    status: 'active' as const,
+    statusReason: null,
+    failureCount: 0,
+    nextAttemptAt: null,
+    unansweredRefreshAt: null,
+    lastErrorCode: null,
+    lastErrorMessage: null,
+    updatedAt: input.now,
+  };
+}
