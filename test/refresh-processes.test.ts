@@ -93,6 +93,38 @@ describe('refresh across process edges (real processes and signals)', () => {
     assert.ok(await refreshTokenWorks(h, h.tk.tokens.peekTokens(stored)!.refresh_token!), 'the stored refresh token is the live one');
   });
 
+  test('a holder stopped (SIGSTOP) past its lease: the next holder reports refresh_token_lost, and the resumed holder cannot overwrite it', async () => {
+    const id = await h.connect('stop-owner', 'stu');
+    await makeDue(h, id);
+    h.sandbox.resetStats();
+    h.sandbox.setFaults({ latencyMs: 500 });
+    const serve = await startServe(h);
+    try {
+      await until(() => (h.sandbox.stats().byGrantType.refresh_token ?? 0) >= 1, `the sweep's refresh to reach the sandbox\n${serve.output()}`);
+      serve.child.kill('SIGSTOP');
+      // The sandbox answers (and rotates) into the stopped process's socket.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      h.sandbox.resetFaults();
+      const stalled = (await findConnection(h.tk.database.db, id))!;
+      h.clock.set(Math.max(h.clock.now(), stalled.leaseUntil ?? 0) + 1_000);
+      h.tk.tokens.forget(id);
+      const response = await h.api('GET', `/v1/connections/${id}/token`);
+      assert.equal(response.body.error.code, 'refresh_token_lost', JSON.stringify(response.body));
+      const settled = (await findConnection(h.tk.database.db, id))!;
+      serve.child.kill('SIGCONT');
+      // The resumed holder finishes its call and tries to commit: fenced out by version and owner.
+      await until(() => serve.output().includes('refresh result discarded'), `the resumed holder to give up its result\n${serve.output()}`);
+      const after = (await findConnection(h.tk.database.db, id))!;
+      assert.equal(after.version, settled.version, `the resumed holder wrote nothing\n${serve.output()}`);
+      assert.equal(after.status, 'needs_reauth');
+      assert.equal(after.lastErrorCode, 'refresh_token_lost');
+    } finally {
+      serve.child.kill('SIGCONT');
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  });
+
   test('two processes importing the same account at once make one connection', async () => {
     const [one, two] = await Promise.all([startServe(h), startServe(h)]);
     try {

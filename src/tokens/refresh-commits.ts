@@ -83,7 +83,11 @@ export class RefreshCommits {
     return entry;
   }
 
-  async success(held: HeldConnection, response: TokenSet, sentAt: number): Promise<{ entry: CacheEntry; committed: boolean }> {
+  /**
+   * Stores a refreshed token set. `stored`: committed; `pending`: kept in memory while the commit
+   * is retried; `fenced_out`: the row changed meanwhile and this set was discarded.
+   */
+  async success(held: HeldConnection, response: TokenSet, sentAt: number): Promise<{ entry: CacheEntry; outcome: 'stored' | 'pending' | 'fenced_out' }> {
     const { leased, holder, integration } = held;
     const { clock, sealer } = this.options;
     const tokens = nextStoredTokens(held.tokens, response);
@@ -104,9 +108,9 @@ export class RefreshCommits {
     };
     try {
       const updated = await updateConnectionFenced(this.options.db, leased.id, leased.version, patch, holder);
-      if (!updated) return { entry: await this.afterLostFence(held), committed: false };
+      if (!updated) return { entry: await this.afterLostFence(held), outcome: 'fenced_out' };
       announce(updated);
-      return { entry: this.entryOf(updated), committed: true };
+      return { entry: this.entryOf(updated), outcome: 'stored' };
     } catch (error) {
       if (!isStorageUnavailable(error)) throw error;
       // The provider has answered and may have rotated the refresh token: this set must land.
@@ -117,7 +121,7 @@ export class RefreshCommits {
         error,
       });
       this.pending.retry({ id: leased.id, version: leased.version, holder, patch, entry, announce });
-      return { entry, committed: false };
+      return { entry, outcome: 'pending' };
     }
   }
 

@@ -198,9 +198,9 @@ export class RefreshRunner {
         if (result.ok) {
           permit.release('success');
           permit = null;
-          const { entry: next } = await commits.success(held, result.tokens, result.sentAt);
+          const stored = await commits.success(held, result.tokens, result.sentAt);
           leaseEnded = true;
-          return { entry: next, refreshed: true };
+          return { entry: stored.entry, refreshed: stored.outcome !== 'fenced_out' };
         }
 
         const { classification } = result;

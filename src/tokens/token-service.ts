@@ -218,7 +218,7 @@ export class TokenService {
     const entry = this.cache.get(id, this.options.clock.now()) ?? (await this.load(id));
     assertUsable(entry.record, (await this.options.integrations.recordById(entry.record.integrationId)).record);
     const outcome = await this.refresh(id, { trigger, needMs: () => 0, force: true, maxAttempts: this.requestAttempts, rateWaitMs: 2_000 });
-    if (!outcome.refreshed) throw new TokenkeeperError('refresh_in_progress', 'Another refresh of this connection did not complete; retry shortly.', { retryAfterMs: 1_000 });
+    if (!outcome.refreshed) throw new TokenkeeperError('refresh_in_progress', 'The connection changed while it was being refreshed; retry shortly.', { retryAfterMs: 1_000 });
     return toResult(outcome.entry);
   }
 
