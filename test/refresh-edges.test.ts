@@ -6,7 +6,7 @@ import { createTokenkeeper, type Tokenkeeper } from '../src/service.ts';
 import { findConnection, listConnections, tryAcquireLease, updateConnectionFenced } from '../src/store/index.ts';
 import { SANDBOX_DEFAULT_CLIENT } from '../src/sandbox/index.ts';
 import { TokenCache } from '../src/tokens/token-cache.ts';
-import { startHarness, type Harness } from './helpers/harness.ts';
+import { CRON_SECRET, startHarness, type Harness } from './helpers/harness.ts';
 import { refreshTokenWorks } from './helpers/sandbox-refresh.ts';
 import { until } from './helpers/waiting.ts';
 
@@ -205,6 +205,8 @@ describe('refresh edges: nothing lost, nobody wrongly sent to reconnect', () => 
     // While failing, no more calls go out.
     const callsSoFar = h.sandbox.stats().tokenRequests;
     assert.equal((await h.api('GET', `/v1/connections/${id}/token`)).body.error.code, 'integration_failing');
+    const sweep = await h.http.app.inject({ method: 'POST', url: '/v1/cron/refresh', headers: { authorization: `Bearer ${CRON_SECRET}` } });
+    assert.equal(sweep.json().failed, 0, 'the sweep leaves a failing integration to its operator');
     assert.equal(h.sandbox.stats().tokenRequests, callsSoFar);
     // The operator fixes the secret: refreshes resume with the same refresh token.
     await h.tk.integrations.update('sandbox', { client_secret: SANDBOX_DEFAULT_CLIENT.client_secret });

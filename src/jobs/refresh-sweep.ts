@@ -48,7 +48,7 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   const integrations = await deps.integrations.list();
   const idleIntegrations = integrations.flatMap((integration) => {
     const maxIdleDays = maxIdleDaysOf(integration.provider, integration.settings);
-    return integration.enabled && maxIdleDays !== null ? [{ integrationId: integration.id, idleSince: now - (maxIdleDays * DAY_MS) / 2 }] : [];
+    return integration.enabled && integration.failingSince === null && maxIdleDays !== null ? [{ integrationId: integration.id, idleSince: now - (maxIdleDays * DAY_MS) / 2 }] : [];
   });
   const dueIds = new Set(due.map((row) => row.id));
   const idle = (await listIdleSince(deps.db, idleIntegrations, now, batch)).filter((row) => !dueIds.has(row.id));
@@ -75,6 +75,7 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   // System connections minted by client credentials: make sure one exists.
   for (const integration of integrations) {
     if (deps.tokens.isDraining()) break;
+    if (integration.failingSince !== null) continue;
     if (integration.systemGrant !== 'client_credentials' || !integration.enabled) continue;
     try {
       await deps.connections.ensureSystemConnection(integration.key);

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { IntegrationService, ResolvedIntegration } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { extendLease, findConnection, tryAcquireLease, type ConnectionRecord, type Database } from '../store/index.ts';
+import { extendLease, findConnection, releaseLease, tryAcquireLease, type ConnectionRecord, type Database } from '../store/index.ts';
 import { fullJitterDelay, sleep, type BackoffPolicy } from './backoff.ts';
 import { waitForHolder } from './holder-wait.ts';
 import type { OutboundGuard, OutboundPermit } from './outbound-guard.ts';
@@ -89,12 +89,16 @@ export class RefreshRunner {
       if (!seen) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
       return this.wait(id, seen, request, retried);
     }
-    return this.holding(
-      { leased, tokens: this.options.sealer.open(leased), holder, integration, trigger: request.trigger, startedAt: clock.now() },
-      integration,
-      request,
-      permit,
-    );
+    let tokens: HeldConnection['tokens'];
+    try {
+      tokens = this.options.sealer.open(leased);
+    } catch (error) {
+      // Undecryptable (a key left the ring): give the lease and the slot back at once.
+      permit.release('not_sent');
+      await releaseLease(db, id, holder).catch(() => undefined);
+      throw error;
+    }
+    return this.holding({ leased, tokens, holder, integration, trigger: request.trigger, startedAt: clock.now() }, integration, request, permit);
   }
 
   private wait(id: string, seen: ConnectionRecord, request: RefreshRequest, retried: boolean): Promise<RefreshOutcome> {

@@ -243,7 +243,9 @@ export class TokenService {
         isTokenkeeperError(error, 'shutting_down') ||
         isTokenkeeperError(error, 'connection_not_found') ||
         isTokenkeeperError(error, 'connection_revoked') ||
-        isTokenkeeperError(error, 'integration_disabled')
+        isTokenkeeperError(error, 'integration_disabled') ||
+        // Waits for its operator; the integration's own status says so, not every connection's sweep.
+        isTokenkeeperError(error, 'integration_failing')
       ) {
         return 'skipped';
       }
