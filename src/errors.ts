@@ -3,7 +3,8 @@
  * code declared here once, with its HTTP status and a default message. `docs/errors.md` is
  * kept in sync with this table by a test (test/errors-doc.test.ts).
  *
- * The API's error body is always `{ error: { code, message, details? } }`.
+ * The API's error body is always `{ error: { code, message, details?, request_id } }` (the
+ * HTTP layer adds the request id).
  */
 export const errorRegistry = {
   // --- client mistakes -------------------------------------------------------------------
@@ -12,9 +13,13 @@ export const errorRegistry = {
   invalid_id: { status: 400, message: 'The id in the path is not a valid id.' },
   unsupported_media_type: { status: 415, message: 'Send the request body as application/json.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
+  request_timeout: { status: 408, message: 'The request did not arrive completely in time.' },
   route_not_found: { status: 404, message: 'No such route.' },
+  method_not_allowed: { status: 405, message: 'The route does not answer this method; the Allow header lists the methods it answers.' },
   unauthorized: { status: 401, message: 'Missing or invalid API key: send Authorization: Bearer <api key>.' },
   invalid_cron_secret: { status: 401, message: 'Missing or invalid cron secret: send Authorization: Bearer <TOKENKEEPER_CRON_SECRET>.' },
+  metrics_unauthorized: { status: 401, message: 'Missing or invalid metrics token: send Authorization: Bearer <TOKENKEEPER_METRICS_TOKEN>.' },
   dashboard_unauthorized: { status: 401, message: 'The page needs the dashboard password (HTTP Basic, any username).' },
   cross_origin_request: { status: 403, message: 'This form can only be sent from the Tokenkeeper page itself.' },
   dashboard_rate_limited: { status: 429, message: 'Too many wrong dashboard passwords from this address; wait as long as Retry-After says.' },
@@ -104,6 +109,26 @@ export class TokenkeeperError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, details: this.details };
   }
+}
+
+/**
+ * 503s for a known, expected condition: the provider is down or rate-limiting, another process
+ * is refreshing, a cooldown or an open circuit is protecting the provider, storage is briefly
+ * unreachable, the instance is draining, or an operator must fix an integration (which is
+ * reported on its own). Logged as warnings, not as errors that page someone.
+ */
+const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'provider_unavailable',
+  'refresh_in_progress',
+  'refresh_cooldown',
+  'circuit_open',
+  'storage_unavailable',
+  'shutting_down',
+  'integration_failing',
+]);
+
+export function isTransientError(code: ErrorCode): boolean {
+  return TRANSIENT_CODES.has(code);
 }
 
 export function isTokenkeeperError(value: unknown, code?: ErrorCode): value is TokenkeeperError {

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
-import { loadKeyRing, type KeyRing } from './crypto/index.ts';
+import { loadKeyRing, type KeyRing, type LoadKeyRingOptions } from './crypto/index.ts';
 import { EventBus } from './events.ts';
 import { IntegrationService } from './integrations/index.ts';
 import { InProcessScheduler, JobRunner, runCleanup, runRefreshSweep } from './jobs/index.ts';
@@ -18,6 +18,8 @@ export interface TokenkeeperOptions {
   tokenTuning?: Partial<Pick<import('./tokens/index.ts').TokenServiceOptions, 'requestRetry' | 'cooldown' | 'circuit' | 'degradeAfterFailures' | 'waitForHolderMs' | 'cacheMaxAgeMs' | 'random'>>;
   /** Random delay before each sweep refresh (default: up to 2 s). */
   sweepJitterMs?: number;
+  /** How often to warn about a generated development key; default at every start (see `loadKeyRing`). */
+  developmentKeyWarning?: LoadKeyRingOptions['developmentKeyWarning'];
 }
 
 /**
@@ -46,7 +48,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger });
+  const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger, developmentKeyWarning: options.developmentKeyWarning });
   const database = await openDatabase({ sqlitePath: config.databasePath });
   try {
     const migrated = await migrateToLatest(database.db);
@@ -57,7 +59,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   }
   const db = database.db;
   const events = new EventBus(logger);
-  const unsubscribeEventLog = subscribeEventLog(events, db, clock);
+  const unsubscribeEventLog = subscribeEventLog(events, db, clock, logger);
   // One rate limiter and breaker per integration for every outbound call (invariant 8).
   const guard = new OutboundGuard({ clock, events, circuit: options.tokenTuning?.circuit ?? DEFAULT_CIRCUIT });
   const integrations: IntegrationService = new IntegrationService({

@@ -152,50 +152,45 @@ test('every command and subcommand answers --help with its usage and exit 0', as
   assert.match(viaHelp.stdout, /^Usage: tokenkeeper doctor/);
 });
 
-test('an unknown command exits 2 and names the closest command', async () => {
+test('an unknown command exits 2 with one line naming the closest command and a pointer to --help', async () => {
   const env = await setup();
   const result = await run(['doctr'], env);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /unknown command "doctr"/);
-  assert.match(result.stderr, /Did you mean "tokenkeeper doctor"\?/);
+  assert.equal(result.stderr, 'error: unknown command "doctr"; did you mean "tokenkeeper doctor"?\nRun "tokenkeeper --help" for usage.\n');
   assert.equal(result.stdout, '');
 
   const far = await run(['frobnicate'], env);
   assert.equal(far.code, 2);
-  assert.match(far.stderr, /unknown command "frobnicate"/);
-  assert.match(far.stderr, /Commands: serve, sandbox/);
+  assert.match(far.stderr, /^error: unknown command "frobnicate" \(commands: serve, sandbox, .*rotate-keys\)\nRun "tokenkeeper --help" for usage\.\n$/);
+
+  const optionFirst = await run(['--port', '80'], env);
+  assert.equal(optionFirst.code, 2);
+  assert.equal(optionFirst.stderr, 'error: unknown option "--port"; options go after the command\nRun "tokenkeeper --help" for usage.\n');
 
   const sub = await run(['keys', 'lst'], env);
   assert.equal(sub.code, 2);
-  assert.match(sub.stderr, /unknown subcommand "lst"; did you mean "keys list"\?/);
+  assert.equal(sub.stderr, 'error: unknown subcommand "lst"; did you mean "keys list"?\nRun "tokenkeeper keys --help" for usage.\n');
 });
 
-test('an unknown or incomplete flag exits 2 with a clear message and the command usage', async () => {
+test('an argument error prints one line and a pointer to the command\'s --help, not the usage, exit 2', async () => {
   const env = await setup();
-  const typo = await run(['keys', 'create', '--nmae', 'ci'], env);
-  assert.equal(typo.code, 2);
-  assert.match(typo.stderr, /^tokenkeeper keys create: Unknown option '--nmae'; did you mean --name\?/);
-  assert.match(typo.stderr, /Usage: tokenkeeper keys create --name <name>/);
-
-  const missingValue = await run(['keys', 'create', '--name'], env);
-  assert.equal(missingValue.code, 2);
-  assert.match(missingValue.stderr, /argument missing/);
-
-  const missingFlag = await run(['keys', 'create'], env);
-  assert.equal(missingFlag.code, 2);
-  assert.match(missingFlag.stderr, /missing --name/);
-
-  const badNumber = await run(['doctor', '--timeout', 'soon'], env);
-  assert.equal(badNumber.code, 2);
-  assert.match(badNumber.stderr, /--timeout must be a whole number/);
-
-  const extra = await run(['migrate', 'now'], env);
-  assert.equal(extra.code, 2);
-  assert.match(extra.stderr, /unexpected argument "now"/);
-
-  const noSub = await run(['integrations'], env);
-  assert.equal(noSub.code, 2);
-  assert.match(noSub.stderr, /which one\? \(add, list, show, remove\)/);
+  const cases: [string[], string][] = [
+    [['keys', 'create', '--nmae', 'ci'], "error: unknown option '--nmae'; did you mean --name?\nRun \"tokenkeeper keys create --help\" for usage.\n"],
+    [['keys', 'create', '--name'], "error: option '--name <value>' argument missing\nRun \"tokenkeeper keys create --help\" for usage.\n"],
+    [['keys', 'create'], 'error: missing --name <name> (what the key is for)\nRun "tokenkeeper keys create --help" for usage.\n'],
+    [['doctor', '--timeout', 'soon'], 'error: --timeout must be a whole number from 100 to 60000 (got "soon")\nRun "tokenkeeper doctor --help" for usage.\n'],
+    [['migrate', 'now'], 'error: unexpected argument "now"\nRun "tokenkeeper migrate --help" for usage.\n'],
+    [['integrations'], 'error: missing subcommand (add, list, show, remove)\nRun "tokenkeeper integrations --help" for usage.\n'],
+    [['connections', 'show'], 'error: missing <id> (con_…, see `tokenkeeper connections list`)\nRun "tokenkeeper connections show --help" for usage.\n'],
+    [['serve', '--port', '80'], "error: unknown option '--port'\nRun \"tokenkeeper serve --help\" for usage.\n"],
+  ];
+  for (const [argv, stderr] of cases) {
+    const result = await run(argv, env);
+    assert.equal(result.code, 2, argv.join(' '));
+    assert.equal(result.stderr, stderr, argv.join(' '));
+    assert.equal(result.stdout, '', argv.join(' '));
+    assert.doesNotMatch(result.stderr, /Usage:/);
+  }
 });
 
 test('the real executable runs: `node bin/tokenkeeper.js --help` in a child process', async () => {
@@ -212,7 +207,7 @@ test('the real executable runs: `node bin/tokenkeeper.js --help` in a child proc
     (error: { code: number; stderr: string }) => error,
   );
   assert.equal(failed.code, 2);
-  assert.match(failed.stderr, /Did you mean "tokenkeeper doctor"/);
+  assert.match(failed.stderr, /did you mean "tokenkeeper doctor"/);
 });
 
 // --- configuration errors -------------------------------------------------------------------
@@ -356,7 +351,7 @@ test('integrations add (secret from stdin), list and remove; the secret is never
 
   const unknownProvider = await run(['integrations', 'add', '--key', 'x', '--provider', 'gogle', '--client-id', 'c'], env);
   assert.equal(unknownProvider.code, 1);
-  assert.match(unknownProvider.stderr, /^error \[unknown_provider\]: Unknown provider "gogle"/);
+  assert.match(unknownProvider.stderr, /^error \[unknown_provider\]: Invalid integration: unknown provider "gogle" \(did you mean "google"\? known: google, microsoft, /);
 
   const badSettings = await run(
     ['integrations', 'add', '--key', 'bad', '--provider', 'custom', '--client-id', 'c', '--setting', 'tokenEndpoint=http://example.com/token'],
@@ -374,6 +369,23 @@ test('integrations add (secret from stdin), list and remove; the secret is never
   assert.match(removed.stdout, /Removed integration "acme"\./);
   const remaining = JSON.parse((await run(['integrations', 'list', '--json'], env)).stdout) as Array<Record<string, unknown>>;
   assert.deepEqual(remaining.map((entry) => entry.key), ['gh']);
+});
+
+test('integrations add reports every problem at once and suggests the names a typo was meant to be', async () => {
+  const env = await setup();
+  const typos = await run(['integrations', 'add', '--key', 'My Google', '--provider', 'gogle', '--client-id', 'c', '--redirect-uri', 'callback'], env);
+  assert.equal(typos.code, 1);
+  assert.match(typos.stderr, /^error \[unknown_provider\]: Invalid integration: /);
+  assert.match(typos.stderr, /unknown provider "gogle" \(did you mean "google"\?/);
+  assert.match(typos.stderr, /key is required: lowercase letters/);
+  assert.match(typos.stderr, /redirect_uri must be an absolute http\(s\) URL/);
+
+  const setting = await run(['integrations', 'add', '--key', 'ms', '--provider', 'microsoft', '--client-id', 'c', '--setting', 'tenat=common', '--setting', 'pcke=true'], env);
+  assert.equal(setting.code, 1);
+  assert.match(setting.stderr, /^error \[invalid_request\]: Invalid integration: settings: unknown setting "tenat" \(did you mean "tenant"\?\); settings: unknown setting "pcke" \(did you mean "pkce"\?\)\.\n/);
+
+  const listed = JSON.parse((await run(['integrations', 'list', '--json'], env)).stdout) as unknown[];
+  assert.deepEqual(listed, [], 'nothing was stored');
 });
 
 // --- connections and refresh against the sandbox provider ------------------------------------
@@ -722,6 +734,25 @@ test('serve prints the URL, a working development API key and curl example, and 
   await assert.rejects(fetch(`http://127.0.0.1:${env.TOKENKEEPER_PORT}/health`), 'no longer listening');
 });
 
+test('the production banner points at the web page only when it is on (TOKENKEEPER_DASHBOARD_PASSWORD)', async () => {
+  const production = {
+    TOKENKEEPER_ENV: 'production',
+    TOKENKEEPER_HOST: '127.0.0.1',
+    TOKENKEEPER_PUBLIC_URL: 'https://tokens.example.com',
+    TOKENKEEPER_SWEEP_INTERVAL: '0',
+    TOKENKEEPER_LOG_LEVEL: 'error',
+  };
+  const off = await serveOnce(await setup(production));
+  assert.doesNotMatch(off, /^  Open /m, 'nothing to open: the page is off');
+  assert.doesNotMatch(off, /https:\/\/tokens\.example\.com\/\n/);
+  assert.match(off, /Web page\s+off in production; set TOKENKEEPER_DASHBOARD_PASSWORD to turn it on\n/);
+  assert.match(off, /API\s+https:\/\/tokens\.example\.com\/v1 /);
+
+  const on = await serveOnce(await setup({ ...production, TOKENKEEPER_DASHBOARD_PASSWORD: 'correct horse battery staple' }));
+  assert.match(on, /Open\s+https:\/\/tokens\.example\.com\/   \(sign in with TOKENKEEPER_DASHBOARD_PASSWORD, any username\)\n/);
+  assert.ok(!on.includes('correct horse battery staple'), 'the password is never printed');
+});
+
 test('serve on a port in use says which port and which variable changes it, exit 1', async () => {
   const blocker = createNetServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -784,10 +815,12 @@ test('serve whose port is taken changes nothing stored: the sandbox integration 
   }
 });
 
-test('a .env file in the working directory is read like the server reads it', async () => {
+test('a .env file in the working directory is read like the server reads it, every problem at once', async () => {
   const dir = tempDir();
-  writeFileSync(join(dir, '.env'), 'TOKENKEEPER_PORT="not-a-port"\n');
+  writeFileSync(join(dir, '.env'), 'TOKENKEEPER_CRON_SECRET=$CRON_SECRET\nTOKENKEEPER_PORT="not-a-port"\n');
   const result = await run(['keys', 'list'], { TOKENKEEPER_DATA_DIR: dir });
   assert.equal(result.code, 78);
-  assert.match(result.stderr, /TOKENKEEPER_PORT/);
+  assert.match(result.stderr, /configuration has 2 problems/);
+  assert.match(result.stderr, /✖ TOKENKEEPER_CRON_SECRET: .*line 1 uses \$VAR expansion/);
+  assert.match(result.stderr, /✖ TOKENKEEPER_PORT: "not-a-port" is not a port number/);
 });

@@ -54,6 +54,7 @@ test('development defaults', () => {
     databaseUrl: null,
     encryptionKeys: null,
     cronSecret: null,
+    metricsToken: null,
     logLevel: 'info',
     logFormat: 'pretty',
     sweepIntervalSeconds: 60,
@@ -89,6 +90,7 @@ test('every variable is parsed', () => {
       DATABASE_URL: 'postgresql://tk:p%40ss@db.internal:5432/tokenkeeper',
       TOKENKEEPER_ENCRYPTION_KEYS: `k2:${Buffer.alloc(32, 7).toString('base64url')},${KEY_SPEC}`,
       TOKENKEEPER_CRON_SECRET: 'cron-secret-0123456789',
+      TOKENKEEPER_METRICS_TOKEN: 'metrics-token-0123456789',
       TOKENKEEPER_LOG_LEVEL: 'debug',
       TOKENKEEPER_LOG_FORMAT: 'pretty',
       TOKENKEEPER_SWEEP_INTERVAL: '0',
@@ -116,6 +118,7 @@ test('every variable is parsed', () => {
     databaseUrl: 'postgresql://tk:p%40ss@db.internal:5432/tokenkeeper',
     encryptionKeys: `k2:${Buffer.alloc(32, 7).toString('base64url')},${KEY_SPEC}`,
     cronSecret: 'cron-secret-0123456789',
+    metricsToken: 'metrics-token-0123456789',
     logLevel: 'debug',
     logFormat: 'pretty',
     sweepIntervalSeconds: 0,
@@ -276,6 +279,36 @@ test('a wrong value in .env names the variable and the file', () => {
     { variable: 'TOKENKEEPER_PORT', message: `"seventy" is not a port number (1-65535) (set in ${file})` },
     { variable: 'TOKENKEEPER_PROT', message: `is not a Tokenkeeper variable; did you mean TOKENKEEPER_PORT? (set in ${file})` },
   ]);
+});
+
+test('a malformed .env line hides none of the other problems, and adds none of its own', () => {
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, '.env'),
+    ['TOKENKEEPER_CRON_SECRET=$CRON_SECRET', 'TOKENKEEPER_PORT=abc', 'TOKENKEEPER_PROT=${PORT}', 'TOKENKEEPER_ENCRYPTION_KEYS="$KEYS"', 'TOKENKEEPER_LOG_LEVEL=debug'].join('\n'),
+  );
+  const file = join(cwd, '.env');
+  const error = problemsOf({ TOKENKEEPER_ENV: 'production', TOKENKEEPER_PUBLIC_URL: 'https://tokens.example.com' }, { cwd, dotenvPath: '.env' });
+  assert.deepEqual(
+    error.problems.map((problem) => [problem.variable, problem.message.replace(/ uses \$VAR expansion.*/, ' uses $VAR')]),
+    [
+      ['TOKENKEEPER_CRON_SECRET', `${file} line 1 uses $VAR`],
+      ['TOKENKEEPER_PROT', `${file} line 3 uses $VAR`],
+      ['TOKENKEEPER_ENCRYPTION_KEYS', `${file} line 4 uses $VAR`],
+      ['TOKENKEEPER_PORT', `"abc" is not a port number (1-65535) (set in ${file})`],
+      ['TOKENKEEPER_PROT', `is not a Tokenkeeper variable; did you mean TOKENKEEPER_PORT? (set in ${file})`],
+    ],
+    'the $VAR lines, the bad port and the misspelt name; not "TOKENKEEPER_ENCRYPTION_KEYS is required in production", since it is set',
+  );
+
+  // The environment's value of a variable whose .env line is malformed is checked as usual.
+  writeFileSync(file, 'TOKENKEEPER_PORT=$PORT\n');
+  const overridden = problemsOf({ TOKENKEEPER_PORT: 'eighty' }, { cwd, dotenvPath: '.env' });
+  assert.deepEqual(
+    overridden.problems.map((problem) => problem.variable),
+    ['TOKENKEEPER_PORT', 'TOKENKEEPER_PORT'],
+  );
+  assert.match(overridden.problems[1]!.message, /^"eighty" is not a port number/);
 });
 
 test('each wrong value stops start-up with an error naming the variable', () => {

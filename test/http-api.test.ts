@@ -148,7 +148,7 @@ describe('the HTTP API', () => {
     await h.api('GET', '/v1/integrations/sandbox/token?fallback=system');
     const metrics = await h.http.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(metrics.statusCode, 200);
-    for (const name of ['tokenkeeper_token_requests_total', 'tokenkeeper_token_cache_hits_total', 'tokenkeeper_refreshes_total', 'tokenkeeper_refresh_duration_seconds', 'tokenkeeper_connections{status="active"}']) {
+    for (const name of ['tokenkeeper_token_requests_total', 'tokenkeeper_refreshes_total', 'tokenkeeper_refresh_duration_seconds', 'tokenkeeper_connections{status="active"}']) {
       assert.ok(metrics.body.includes(name), name);
     }
     const openapi = await h.http.app.inject({ method: 'GET', url: '/openapi.json' });

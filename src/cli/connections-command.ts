@@ -63,7 +63,7 @@ export async function runConnectionsCommand(argv: string[], io: CliIo): Promise<
 }
 
 async function list(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('connections list', LIST_USAGE, argv, {
+  const { values } = parseCommandArgs('connections list', argv, {
     integration: { type: 'string' },
     owner: { type: 'string' },
     status: { type: 'string' },
@@ -73,7 +73,7 @@ async function list(argv: string[], io: CliIo): Promise<number> {
     json: { type: 'boolean' },
   });
   if (values.help) return help(io, LIST_USAGE);
-  const limit = integerFlag('connections list', LIST_USAGE, 'limit', values.limit, 1, 500);
+  const limit = integerFlag('connections list', 'limit', values.limit, 1, 500);
   return withTokenkeeper(io, async (tk) => {
     if (values.integration !== undefined) await tk.integrations.getByKey(values.integration);
     const { records, next } = await tk.connections.list({
@@ -115,7 +115,7 @@ async function list(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function show(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('connections show', SHOW_USAGE, argv, { json: { type: 'boolean' } }, {
+  const { values, positionals } = parseCommandArgs('connections show', argv, { json: { type: 'boolean' } }, {
     min: 1,
     max: 1,
     names: '<id> (con_…, see `tokenkeeper connections list`)',
@@ -170,7 +170,7 @@ async function show(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function remove(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('connections delete', DELETE_USAGE, argv, {}, {
+  const { values, positionals } = parseCommandArgs('connections delete', argv, {}, {
     min: 1,
     max: 1,
     names: '<id> (con_…, see `tokenkeeper connections list`)',

@@ -2,6 +2,7 @@ import { ConfigError, type Config } from '../config/index.ts';
 import { integerFlag, parseCommandArgs } from './command.ts';
 import { checkIntegrations } from './doctor-integrations.ts';
 import { checkKeys } from './doctor-keys.ts';
+import { checkMetricsExposure } from './doctor-metrics.ts';
 import { checkPorts } from './doctor-ports.ts';
 import { DoctorReport } from './doctor-report.ts';
 import { checkStorage } from './doctor-storage.ts';
@@ -32,12 +33,12 @@ Exit status: 0 when there is no ✖, 1 otherwise.
 `;
 
 export async function runDoctorCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('doctor', USAGE, argv, { timeout: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseCommandArgs('doctor', argv, { timeout: { type: 'string' }, json: { type: 'boolean' } });
   if (values.help) {
     io.stdout(USAGE);
     return EXIT_OK;
   }
-  const timeoutMs = integerFlag('doctor', USAGE, 'timeout', values.timeout, 100, 60_000) ?? 5_000;
+  const timeoutMs = integerFlag('doctor', 'timeout', values.timeout, 100, 60_000) ?? 5_000;
   const report = new DoctorReport();
 
   const configuration = report.section('Configuration');
@@ -61,6 +62,9 @@ export async function runDoctorCommand(argv: string[], io: CliIo): Promise<numbe
       hint: 'set TOKENKEEPER_SWEEP_INTERVAL (e.g. 60), or TOKENKEEPER_CRON_SECRET and call POST /v1/cron/refresh every minute',
     });
   }
+
+  const metricsExposure = checkMetricsExposure(config);
+  if (metricsExposure) configuration.lines.push(metricsExposure);
 
   const storage = await checkStorage(config, report.section('Storage'));
   try {

@@ -106,23 +106,23 @@ const NUMBER_SETTINGS = new Set(['defaultAccessTokenLifetimeSeconds', 'refreshTo
  * settings that are typed (pkce and the number settings); `authorizationParams.x=y`
  * builds the nested object. Anything else is validated by the same code as the API.
  */
-export function parseSettings(entries: string[], usage: string): Record<string, unknown> {
+export function parseSettings(entries: string[]): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
   for (const entry of entries) {
     const equals = entry.indexOf('=');
-    if (equals <= 0) throw new UsageError('integrations add', `--setting ${JSON.stringify(entry)} must look like name=value`, usage);
+    if (equals <= 0) throw new UsageError('integrations add', `--setting ${JSON.stringify(entry)} must look like name=value`);
     const name = entry.slice(0, equals).trim();
     const raw = entry.slice(equals + 1).trim();
     if (name.startsWith('authorizationParams.')) {
       const param = name.slice('authorizationParams.'.length);
-      if (param === '') throw new UsageError('integrations add', '--setting authorizationParams.<param>=<value> needs a parameter name', usage);
+      if (param === '') throw new UsageError('integrations add', '--setting authorizationParams.<param>=<value> needs a parameter name');
       const params = (settings.authorizationParams ??= {}) as Record<string, string>;
       params[param] = raw;
       continue;
     }
     let value: unknown = raw;
     if (BOOLEAN_SETTINGS.has(name)) {
-      if (raw !== 'true' && raw !== 'false') throw new UsageError('integrations add', `--setting ${name} must be true or false`, usage);
+      if (raw !== 'true' && raw !== 'false') throw new UsageError('integrations add', `--setting ${name} must be true or false`);
       value = raw === 'true';
     } else if (NUMBER_SETTINGS.has(name)) {
       value = raw === 'null' ? null : /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
@@ -133,7 +133,7 @@ export function parseSettings(entries: string[], usage: string): Record<string, 
 }
 
 async function add(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('integrations add', ADD_USAGE, argv, {
+  const { values } = parseCommandArgs('integrations add', argv, {
     key: { type: 'string' },
     provider: { type: 'string' },
     'client-id': { type: 'string' },
@@ -151,16 +151,16 @@ async function add(argv: string[], io: CliIo): Promise<number> {
   if (values.help) return help(io, ADD_USAGE);
   const missing = (['key', 'provider', 'client-id'] as const).filter((flag) => values[flag] === undefined);
   if (missing.length > 0) {
-    throw new UsageError('integrations add', `missing ${missing.map((flag) => `--${flag}`).join(', ')}`, ADD_USAGE);
+    throw new UsageError('integrations add', `missing ${missing.map((flag) => `--${flag}`).join(', ')}`);
   }
   if (values['client-secret'] !== undefined && values['client-secret-stdin']) {
-    throw new UsageError('integrations add', 'give --client-secret or --client-secret-stdin, not both', ADD_USAGE);
+    throw new UsageError('integrations add', 'give --client-secret or --client-secret-stdin, not both');
   }
   if (values['system-grant'] !== undefined && values['system-grant'] !== 'client_credentials') {
-    throw new UsageError('integrations add', `--system-grant must be client_credentials (got ${JSON.stringify(values['system-grant'])})`, ADD_USAGE);
+    throw new UsageError('integrations add', `--system-grant must be client_credentials (got ${JSON.stringify(values['system-grant'])})`);
   }
-  const refreshBuffer = integerFlag('integrations add', ADD_USAGE, 'refresh-buffer', values['refresh-buffer'], 0, 86_400);
-  const settings = parseSettings(values.setting ?? [], ADD_USAGE);
+  const refreshBuffer = integerFlag('integrations add', 'refresh-buffer', values['refresh-buffer'], 0, 86_400);
+  const settings = parseSettings(values.setting ?? []);
 
   let clientSecret: string | undefined = values['client-secret'];
   if (clientSecret !== undefined) {
@@ -170,10 +170,10 @@ async function add(argv: string[], io: CliIo): Promise<number> {
     );
   }
   if (values['client-secret-stdin']) {
-    if (!io.readStdin) throw new UsageError('integrations add', '--client-secret-stdin: standard input is not available here', ADD_USAGE);
+    if (!io.readStdin) throw new UsageError('integrations add', '--client-secret-stdin: standard input is not available here');
     // A trailing newline comes from `echo` or the Enter key, never from the provider's secret.
     clientSecret = (await io.readStdin()).replace(/\r?\n$/, '');
-    if (clientSecret === '') throw new UsageError('integrations add', '--client-secret-stdin: standard input was empty', ADD_USAGE);
+    if (clientSecret === '') throw new UsageError('integrations add', '--client-secret-stdin: standard input was empty');
   }
 
   const body: Record<string, unknown> = {
@@ -212,7 +212,7 @@ async function add(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function list(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('integrations list', LIST_USAGE, argv, { json: { type: 'boolean' } });
+  const { values } = parseCommandArgs('integrations list', argv, { json: { type: 'boolean' } });
   if (values.help) return help(io, LIST_USAGE);
   return withTokenkeeper(io, async (tk) => {
     const records = await tk.integrations.list();
@@ -244,7 +244,7 @@ async function list(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function show(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('integrations show', SHOW_USAGE, argv, { json: { type: 'boolean' } }, {
+  const { values, positionals } = parseCommandArgs('integrations show', argv, { json: { type: 'boolean' } }, {
     min: 1,
     max: 1,
     names: '<key> (see `tokenkeeper integrations list`)',
@@ -292,7 +292,7 @@ function failureText(record: IntegrationRecord): string {
 }
 
 async function remove(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('integrations remove', REMOVE_USAGE, argv, { force: { type: 'boolean' } }, {
+  const { values, positionals } = parseCommandArgs('integrations remove', argv, { force: { type: 'boolean' } }, {
     min: 1,
     max: 1,
     names: '<key> (see `tokenkeeper integrations list`)',

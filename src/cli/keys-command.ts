@@ -77,9 +77,9 @@ export async function runKeysCommand(argv: string[], io: CliIo): Promise<number>
 }
 
 async function createKey(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('keys create', CREATE_USAGE, argv, { name: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseCommandArgs('keys create', argv, { name: { type: 'string' }, json: { type: 'boolean' } });
   if (values.help) return help(io, CREATE_USAGE);
-  if (values.name === undefined) throw new UsageError('keys create', 'missing --name <name> (what the key is for)', CREATE_USAGE);
+  if (values.name === undefined) throw new UsageError('keys create', 'missing --name <name> (what the key is for)');
   const name = values.name;
   return withTokenkeeper(io, async (tk) => {
     const { key, record } = await createApiKey(tk.database.db, tk.clock, name);
@@ -99,7 +99,7 @@ async function createKey(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function listKeys(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('keys list', LIST_USAGE, argv, { json: { type: 'boolean' } });
+  const { values } = parseCommandArgs('keys list', argv, { json: { type: 'boolean' } });
   if (values.help) return help(io, LIST_USAGE);
   return withTokenkeeper(io, async (tk) => {
     const keys = await listApiKeys(tk.database.db);
@@ -139,7 +139,7 @@ async function listKeys(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function revokeKey(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('keys revoke', REVOKE_USAGE, argv, {}, { min: 1, max: 1, names: '<id> (key_…, see `tokenkeeper keys list`)' });
+  const { values, positionals } = parseCommandArgs('keys revoke', argv, {}, { min: 1, max: 1, names: '<id> (key_…, see `tokenkeeper keys list`)' });
   if (values.help) return help(io, REVOKE_USAGE);
   const id = positionals[0]!;
   return withTokenkeeper(io, async (tk) => {
@@ -154,7 +154,7 @@ async function revokeKey(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function generateEncryptionKey(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('keys generate-encryption-key', GENERATE_USAGE, argv, { id: { type: 'string' } });
+  const { values } = parseCommandArgs('keys generate-encryption-key', argv, { id: { type: 'string' } });
   if (values.help) return help(io, GENERATE_USAGE);
   // The configuration only adds advice (which ids exist); a broken one must not stop anyone
   // from generating the key that fixes it.
@@ -169,14 +169,13 @@ async function generateEncryptionKey(argv: string[], io: CliIo): Promise<number>
     throw new UsageError(
       'keys generate-encryption-key',
       `--id ${values.id} is already in TOKENKEEPER_ENCRYPTION_KEYS (${configuredIds.join(', ')}); every key needs a new id`,
-      GENERATE_USAGE,
     );
   }
   let entry: string;
   try {
     entry = KeyRing.generateKeySpec(values.id);
   } catch (error) {
-    throw new UsageError('keys generate-encryption-key', `--id: ${(error as Error).message}`, GENERATE_USAGE);
+    throw new UsageError('keys generate-encryption-key', `--id: ${(error as Error).message}`);
   }
   io.stdout(`${entry}\n`);
   const developmentKey = config && config.encryptionKeys === null ? join(config.dataDir, DEVELOPMENT_KEY_FILE) : null;

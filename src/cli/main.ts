@@ -1,7 +1,7 @@
 import type { Command } from './command.ts';
-import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
-import { reportError } from './report-error.ts';
-import { closestMatch } from './suggest.ts';
+import { EXIT_OK, type CliIo } from './io.ts';
+import { reportError, reportUsageError } from './report-error.ts';
+import { closestMatch } from '../closest-match.ts';
 import { tokenkeeperVersion } from './version.ts';
 
 export const commands: readonly Command[] = [
@@ -95,17 +95,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const command = commands.find((candidate) => candidate.name === name);
   if (!command) {
     const names = commands.map((candidate) => candidate.name);
-    if (name.startsWith('-')) {
-      io.stderr(`tokenkeeper: unknown option ${JSON.stringify(name)}; options go after the command.\n\n${overview()}`);
-      return EXIT_USAGE;
-    }
+    if (name.startsWith('-')) return reportUsageError(`unknown option ${JSON.stringify(name)}; options go after the command`, '', io);
     const suggestion = closestMatch(name, names);
-    io.stderr(
-      `tokenkeeper: unknown command ${JSON.stringify(name)}.` +
-        (suggestion ? ` Did you mean "tokenkeeper ${suggestion}"?` : '') +
-        `\nCommands: ${names.join(', ')}. Run \`tokenkeeper --help\` for what each does.\n`,
+    return reportUsageError(
+      `unknown command ${JSON.stringify(name)}${suggestion ? `; did you mean "tokenkeeper ${suggestion}"?` : ` (commands: ${names.join(', ')})`}`,
+      '',
+      io,
     );
-    return EXIT_USAGE;
   }
   try {
     const run = await command.load();

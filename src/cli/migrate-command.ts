@@ -15,7 +15,7 @@ Options:
 `;
 
 export async function runMigrateCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('migrate', USAGE, argv, { status: { type: 'boolean' } });
+  const { values } = parseCommandArgs('migrate', argv, { status: { type: 'boolean' } });
   if (values.help) {
     io.stdout(USAGE);
     return EXIT_OK;

@@ -21,7 +21,9 @@ export function createCliLogger(config: Readonly<Config>, io: CliIo, minimum: Lo
 
 /**
  * Runs `work` with a Tokenkeeper instance built like the server's (same storage, keys and
- * services; migrations applied), and closes it afterwards whatever happens.
+ * services; migrations applied), and closes it afterwards whatever happens. The warning about a
+ * generated development key is left to `serve`, which gives it at every start: a management
+ * command says one line only when it created the key file.
  */
 export async function withTokenkeeper<T>(
   io: CliIo,
@@ -29,7 +31,7 @@ export async function withTokenkeeper<T>(
   options: Omit<TokenkeeperOptions, 'config' | 'logger'> = {},
 ): Promise<T> {
   const config = loadCliConfig(io);
-  const tk = await createTokenkeeper({ ...options, config, logger: createCliLogger(config, io) });
+  const tk = await createTokenkeeper({ developmentKeyWarning: 'when-created', ...options, config, logger: createCliLogger(config, io) });
   try {
     return await work(tk);
   } finally {

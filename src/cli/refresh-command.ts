@@ -23,7 +23,7 @@ Exit status: 0 on success; 1 when the refresh failed, or when the sweep had fail
 `;
 
 export async function runRefreshCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('refresh', USAGE, argv, { 'all-due': { type: 'boolean' }, json: { type: 'boolean' } }, {
+  const { values, positionals } = parseCommandArgs('refresh', argv, { 'all-due': { type: 'boolean' }, json: { type: 'boolean' } }, {
     min: 0,
     max: 1,
   });
@@ -31,9 +31,9 @@ export async function runRefreshCommand(argv: string[], io: CliIo): Promise<numb
     io.stdout(USAGE);
     return EXIT_OK;
   }
-  if (values['all-due'] && positionals.length > 0) throw new UsageError('refresh', 'give a connection id or --all-due, not both', USAGE);
+  if (values['all-due'] && positionals.length > 0) throw new UsageError('refresh', 'give a connection id or --all-due, not both');
   if (!values['all-due'] && positionals.length === 0) {
-    throw new UsageError('refresh', 'missing <connection id> (con_…, see `tokenkeeper connections list`), or --all-due', USAGE);
+    throw new UsageError('refresh', 'missing <connection id> (con_…, see `tokenkeeper connections list`), or --all-due');
   }
 
   if (values['all-due']) {

@@ -31,14 +31,14 @@ const NEXT_STEPS: Partial<Record<ErrorCode, string>> = {
 
 /**
  * Turns anything a command threw into a message for a person and an exit code:
- * usage mistakes → the command's usage, exit 2; configuration problems → every problem, one per
- * line, exit 78 (EX_CONFIG); Tokenkeeper errors → `error [code]: message` and what to do next,
- * exit 1. Never prints a stack or a secret: messages are written not to contain any.
+ * usage mistakes → `error: <message>` and where the usage is, exit 2; configuration problems →
+ * every problem, one per line, exit 78 (EX_CONFIG); Tokenkeeper errors → `error [code]: message`
+ * and what to do next, exit 1. Never prints a stack or a secret: messages are written not to
+ * contain any.
  */
 export function reportError(error: unknown, io: CliIo): number {
   if (error instanceof UsageError) {
-    io.stderr(`tokenkeeper ${error.commandName}: ${error.message}\n\n${error.usage}`);
-    return EXIT_USAGE;
+    return reportUsageError(error.message, error.commandName, io);
   }
   if (error instanceof ConfigError) {
     const count = error.problems.length === 1 ? 'a problem' : `${error.problems.length} problems`;
@@ -60,6 +60,15 @@ export function reportError(error: unknown, io: CliIo): number {
       'if it finds nothing, please report this message together with the command you ran.\n',
   );
   return EXIT_FAILURE;
+}
+
+/**
+ * A wrong command line: what is wrong on one line, then where the usage is. Exit 2. `command` is
+ * what precedes `--help` in the pointer (empty for the top level: `tokenkeeper --help`).
+ */
+export function reportUsageError(message: string, command: string, io: CliIo): number {
+  io.stderr(`error: ${message}\nRun "tokenkeeper ${command ? `${command} ` : ''}--help" for usage.\n`);
+  return EXIT_USAGE;
 }
 
 export function formatTokenkeeperError(error: TokenkeeperError): string {

@@ -31,7 +31,7 @@ any configured key.
 `;
 
 export async function runRotateKeysCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('rotate-keys', USAGE, argv, {
+  const { values } = parseCommandArgs('rotate-keys', argv, {
     'batch-size': { type: 'string' },
     'dry-run': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -40,7 +40,7 @@ export async function runRotateKeysCommand(argv: string[], io: CliIo): Promise<n
     io.stdout(USAGE);
     return EXIT_OK;
   }
-  const batchSize = integerFlag('rotate-keys', USAGE, 'batch-size', values['batch-size'], 1, 10_000) ?? 200;
+  const batchSize = integerFlag('rotate-keys', 'batch-size', values['batch-size'], 1, 10_000) ?? 200;
   return withTokenkeeper(io, async (tk) => {
     const progress = createProgress(io, values['dry-run'] ? 'Checking' : 'Re-encrypting');
     let report: RotationReport;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DEVELOPMENT_KEY_FILE } from '../crypto/index.ts';
 import { startServer, type RunningServer } from '../server.ts';
+import { pageAccess } from '../web/index.ts';
 import { parseCommandArgs } from './command.ts';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './io.ts';
 import { createCliLogger, loadCliConfig } from './open-tokenkeeper.ts';
@@ -24,7 +25,7 @@ Options:
 `;
 
 export async function runServeCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandArgs('serve', USAGE, argv, {});
+  const { values } = parseCommandArgs('serve', argv, {});
   if (values.help) {
     io.stdout(USAGE);
     return EXIT_OK;
@@ -40,9 +41,13 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
     io.stderr(`tokenkeeper serve: cannot start: ${explained}\n`);
     return EXIT_FAILURE;
   }
+  // Listen for Ctrl+C/SIGTERM before the banner is out: whoever reads the banner (a person, a
+  // supervisor, a test) may signal at once, and before a listener exists a signal kills the
+  // process with nothing closed.
+  const stopped = waitForStop(io);
   io.stdout(banner(config, running));
 
-  await waitForStop(io);
+  await stopped;
   io.stderr('Stopping… (press Ctrl+C again to quit at once)\n');
   try {
     await running.close();
@@ -57,7 +62,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
 /** What an operator needs after start: where to go, how to call the API, where data lives. */
 function banner(config: Readonly<Config>, running: RunningServer): string {
   const url = running.url;
-  const rows: [string, string][] = [['Open', `${url}/`]];
+  const rows: [string, string][] = [pageRow(config, url)];
   rows.push(['API', `${url}/v1   (OpenAPI document: ${url}/openapi.json, health: ${url}/health)`]);
   if (running.sandbox) {
     rows.push(['Sandbox provider', `${running.sandbox.issuer}   (the "sandbox" integration uses it; any username signs in)`]);
@@ -90,6 +95,14 @@ function banner(config: Readonly<Config>, running: RunningServer): string {
     (running.sandbox ? `\nOpen ${url}/ and press Connect on the sandbox integration to connect a test account.\n` : '') +
     '\nPress Ctrl+C to stop.\n'
   );
+}
+
+/** The web page's row: "Open" only when there is a page to open (src/web/page-access.ts). */
+function pageRow(config: Readonly<Config>, url: string): [string, string] {
+  const access = pageAccess(config);
+  if (access.kind === 'off') return ['Web page', 'off in production; set TOKENKEEPER_DASHBOARD_PASSWORD to turn it on'];
+  if (access.kind === 'password') return ['Open', `${url}/   (sign in with TOKENKEEPER_DASHBOARD_PASSWORD, any username)`];
+  return ['Open', `${url}/`];
 }
 
 /**

@@ -18,6 +18,7 @@ export const configVariables: readonly ConfigVariable[] = Object.freeze(
     { name: 'DATABASE_URL', secret: true },
     { name: 'TOKENKEEPER_ENCRYPTION_KEYS', secret: true },
     { name: 'TOKENKEEPER_CRON_SECRET', secret: true },
+    { name: 'TOKENKEEPER_METRICS_TOKEN', secret: true },
     { name: 'TOKENKEEPER_LOG_LEVEL', secret: false },
     { name: 'TOKENKEEPER_LOG_FORMAT', secret: false },
     { name: 'TOKENKEEPER_SWEEP_INTERVAL', secret: false },

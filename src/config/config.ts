@@ -59,6 +59,13 @@ export interface Config {
    */
   cronSecret: string | null;
 
+  /**
+   * `TOKENKEEPER_METRICS_TOKEN`: when set, `GET /metrics` answers only `Authorization: Bearer
+   * <token>` (compared in constant time); at least 16 characters, all allowed in a Bearer token
+   * (RFC 6750 §2.1). Null leaves the metrics open, for a scraper on a private network.
+   */
+  metricsToken: string | null;
+
   /** `TOKENKEEPER_LOG_LEVEL`: `debug`, `info` (default), `warn` or `error`. */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 

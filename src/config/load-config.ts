@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { configVariables, VARIABLE_PREFIX } from './config-variables.ts';
 import { deepFreeze } from './deep-freeze.ts';
-import { parseDotenv } from './parse-dotenv.ts';
+import { readDotenvText } from './parse-dotenv.ts';
 import { sanitizeValue } from './sanitize-value.ts';
 import { suggestName } from './suggest-name.ts';
 import { VariableReader, type VariableSource } from './variable-reader.ts';
@@ -38,8 +38,9 @@ const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]+=*$/;
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const cwd = resolve(options.cwd ?? process.cwd());
   const problems: ConfigProblem[] = [];
-  const values = collectValues(options.env ?? process.env, cwd, options.dotenvPath, problems);
-  const read = new VariableReader(values);
+  const malformed = new Map<string, string>();
+  const values = collectValues(options.env ?? process.env, cwd, options.dotenvPath, problems, malformed);
+  const read = new VariableReader(values, new Set(malformed.keys()));
 
   const explicitEnv = read.string('TOKENKEEPER_ENV');
   const env = read.oneOf('TOKENKEEPER_ENV', ['development', 'production'] as const, 'development');
@@ -73,20 +74,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     );
   }
 
-  const cronSecret = read.string('TOKENKEEPER_CRON_SECRET');
-  if (cronSecret !== null && cronSecret.length < 16) {
-    read.fail(
-      'TOKENKEEPER_CRON_SECRET',
-      `is ${cronSecret.length} characters long; use at least 16, e.g. \`node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"\``,
-    );
-  } else if (cronSecret !== null && !BEARER_TOKEN_PATTERN.test(cronSecret)) {
-    // A secret with a space (or a comma, a quote, a non-ASCII letter) would load fine and then
-    // never match any `Authorization: Bearer` header, so every scheduled call would fail with 401.
-    read.fail(
-      'TOKENKEEPER_CRON_SECRET',
-      'cannot be sent as a Bearer token: use only letters, digits and - . _ ~ + /, optionally ending in = (RFC 6750 §2.1), e.g. a base64url string',
-    );
-  }
+  const cronSecret = readBearerSecret(read, 'TOKENKEEPER_CRON_SECRET');
+  const metricsToken = readBearerSecret(read, 'TOKENKEEPER_METRICS_TOKEN');
 
   const logLevel = read.oneOf('TOKENKEEPER_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info');
   const logFormat = read.oneOf('TOKENKEEPER_LOG_FORMAT', ['json', 'pretty'] as const, production ? 'json' : 'pretty');
@@ -126,14 +115,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const maxBodyBytes = read.integer('TOKENKEEPER_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 104_857_600, unit: 'bytes' });
 
   problems.push(...read.problems);
-  for (const [name, source] of values) {
+  const files = [...values].map(([name, source]) => [name, source.file] as const);
+  for (const [name, file] of [...files, ...malformed]) {
     if (!name.toUpperCase().startsWith(VARIABLE_PREFIX) || KNOWN.has(name)) continue;
     const suggestion = suggestName(name, KNOWN_NAMES);
     problems.push({
       variable: name,
       message:
         (suggestion ? `is not a Tokenkeeper variable; did you mean ${suggestion}?` : 'is not a Tokenkeeper variable; the known ones are listed in docs/configuration.md') +
-        (source.file ? ` (set in ${source.file})` : ''),
+        (file ? ` (set in ${file})` : ''),
     });
   }
 
@@ -150,6 +140,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     databaseUrl,
     encryptionKeys,
     cronSecret,
+    metricsToken,
     logLevel,
     logFormat,
     sweepIntervalSeconds,
@@ -166,50 +157,54 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
 /**
  * Merges the `.env` file and the environment, sanitizing every value; an empty value counts as
- * unset, so `TOKENKEEPER_PORT=` in the environment does not hide the file's value.
+ * unset, so `TOKENKEEPER_PORT=` in the environment does not hide the file's value. Variables whose
+ * `.env` line is malformed (and that the environment does not set) go to `malformed`, with the file.
  */
 function collectValues(
   env: Record<string, string | undefined>,
   cwd: string,
   dotenvPath: string | false | undefined,
   problems: ConfigProblem[],
+  malformed: Map<string, string>,
 ): Map<string, VariableSource> {
   const values = new Map<string, VariableSource>();
   if (dotenvPath !== false) {
     const file = resolve(cwd, dotenvPath ?? '.env');
-    for (const [name, raw] of Object.entries(readDotenv(file, dotenvPath !== undefined, problems))) {
+    const contents = readDotenv(file, dotenvPath !== undefined, problems);
+    for (const [name, raw] of Object.entries(contents.values)) {
       const value = sanitizeValue(raw);
       if (value !== '') values.set(name, { value, file });
     }
+    for (const name of contents.malformed) malformed.set(name, file);
   }
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined) continue;
     const value = sanitizeValue(raw);
-    if (value !== '') values.set(name, { value, file: null });
+    if (value !== '') {
+      values.set(name, { value, file: null });
+      malformed.delete(name);
+    }
   }
   return values;
 }
 
-function readDotenv(file: string, required: boolean, problems: ConfigProblem[]): Record<string, string> {
+/** The file's readable lines, its problems recorded in `problems`; nothing if it is absent and optional. */
+function readDotenv(file: string, required: boolean, problems: ConfigProblem[]): { values: Record<string, string>; malformed: Set<string> } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !required) return {};
+    if (code === 'ENOENT' && !required) return { values: {}, malformed: new Set() };
     problems.push({
       variable: file,
       message: code === 'ENOENT' ? 'the .env file does not exist' : `the .env file cannot be read (${code ?? (error as Error).message})`,
     });
-    return {};
+    return { values: {}, malformed: new Set() };
   }
-  try {
-    return parseDotenv(text, file);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
-    return {};
-  }
+  const contents = readDotenvText(text, file);
+  problems.push(...contents.problems);
+  return contents;
 }
 
 function readHost(read: VariableReader, fallback: string): string {
@@ -320,6 +315,25 @@ function readDatabaseUrl(read: VariableReader): string | null {
   return value;
 }
 
+/**
+ * A secret that callers send as `Authorization: Bearer <secret>` (the cron secret, the metrics
+ * token): at least 16 characters, all of them allowed in a Bearer token.
+ */
+function readBearerSecret(read: VariableReader, name: string): string | null {
+  const secret = read.string(name);
+  if (secret !== null && secret.length < 16) {
+    read.fail(name, `is ${secret.length} characters long; use at least 16, e.g. \`node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"\``);
+    return null;
+  }
+  if (secret !== null && !BEARER_TOKEN_PATTERN.test(secret)) {
+    // A secret with a space (or a comma, a quote, a non-ASCII letter) would load fine and then
+    // never match any `Authorization: Bearer` header, so every call would fail with 401.
+    read.fail(name, 'cannot be sent as a Bearer token: use only letters, digits and - . _ ~ + /, optionally ending in = (RFC 6750 §2.1), e.g. a base64url string');
+    return null;
+  }
+  return secret;
+}
+
 function hasProblem(read: VariableReader, ...names: string[]): boolean {
-  return read.problems.some((problem) => names.includes(problem.variable));
+  return names.some((name) => read.hasProblem(name));
 }

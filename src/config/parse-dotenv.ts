@@ -16,6 +16,26 @@ const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\',
  * every problem in the file. Messages never quote a line, since lines hold secrets.
  */
 export function parseDotenv(text: string, source = '.env'): Record<string, string> {
+  const contents = readDotenvText(text, source);
+  if (contents.problems.length > 0) throw new ConfigError(contents.problems);
+  return contents.values;
+}
+
+export interface DotenvContents {
+  /** The variables of the lines that could be read. */
+  values: Record<string, string>;
+  /** Variables left without a value because their line could not be read. */
+  malformed: Set<string>;
+  /** Every problem in the file, as `parseDotenv` reports them. */
+  problems: ConfigProblem[];
+}
+
+/**
+ * `parseDotenv` without the throw: the lines that could be read, and the problems of the others,
+ * so that `loadConfig` can check the rest of the file and report everything in one round instead
+ * of hiding a wrong port behind a `$VAR` on another line.
+ */
+export function readDotenvText(text: string, source = '.env'): DotenvContents {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   const values: Record<string, string> = {};
   const definedOn = new Map<string, number>();
@@ -78,8 +98,8 @@ export function parseDotenv(text: string, source = '.env'): Record<string, strin
     values[key] = value;
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
-  return values;
+  const malformed = new Set(problems.map((problem) => problem.variable).filter((name) => !Object.hasOwn(values, name) && /^[A-Za-z_]\w*$/.test(name)));
+  return { values, malformed, problems };
 }
 
 function findClosingQuote(body: string, quote: string): number {

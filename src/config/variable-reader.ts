@@ -20,17 +20,31 @@ const FALSE_WORDS = new Set(['false', '0', 'off']);
  */
 export class VariableReader {
   readonly #values: ReadonlyMap<string, VariableSource>;
+  readonly #malformed: ReadonlySet<string>;
   readonly problems: ConfigProblem[] = [];
 
-  constructor(values: ReadonlyMap<string, VariableSource>) {
+  /**
+   * `malformed`: variables whose `.env` line could not be read, a problem already recorded for
+   * each. They read as unset, and nothing more is recorded against them: "is required in
+   * production" about a variable that is set, or a cross-check against its fallback, would only
+   * bury the one real mistake.
+   */
+  constructor(values: ReadonlyMap<string, VariableSource>, malformed: ReadonlySet<string> = new Set()) {
     this.#values = values;
+    this.#malformed = malformed;
   }
 
   has(name: string): boolean {
     return this.#values.has(name);
   }
 
+  /** Whether a problem is recorded for the variable, here or for its `.env` line. */
+  hasProblem(name: string): boolean {
+    return this.#malformed.has(name) || this.problems.some((problem) => problem.variable === name);
+  }
+
   fail(name: string, message: string): void {
+    if (this.#malformed.has(name)) return;
     const file = this.#values.get(name)?.file;
     this.problems.push({ variable: name, message: file ? `${message} (set in ${file})` : message });
   }

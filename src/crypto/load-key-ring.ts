@@ -13,6 +13,14 @@ export interface LoadKeyRingOptions {
   /** Where the development key file lives (`<dataDir>/encryption.key`). */
   dataDir: string;
   logger: Logger;
+  /**
+   * When to warn that the generated development key is in use. `'every-load'` (the default):
+   * the full warning each time, for a server start or an embedding application, whose operator
+   * must not mistake the set-up for production. `'when-created'`: one line, and only when this
+   * call created the key file, for short management commands (`keys list`), which would
+   * otherwise repeat the same paragraph on every run.
+   */
+  developmentKeyWarning?: 'every-load' | 'when-created';
 }
 
 export const DEVELOPMENT_KEY_FILE = 'encryption.key';
@@ -25,7 +33,8 @@ export const DEVELOPMENT_KEY_FILE = 'encryption.key';
  *   against someone who copies the data directory, and losing it loses every token.
  * - unset in development: read `<dataDir>/encryption.key`, generating it on first start, so a
  *   newcomer can run `npm start` with no set-up while tokens are still never stored in plaintext.
- *   A warning is logged on every start so nobody mistakes this for a production set-up.
+ *   A warning is logged on every start so nobody mistakes this for a production set-up (see
+ *   `developmentKeyWarning`).
  */
 export function loadKeyRing(options: LoadKeyRingOptions): KeyRing {
   if (options.spec !== null) {
@@ -54,13 +63,20 @@ export function loadKeyRing(options: LoadKeyRingOptions): KeyRing {
       `The development encryption key file ${path} is damaged (${(error as Error).message}). Restore it, or delete it together with the database to start over.`,
     );
   }
-  options.logger.warn(
-    `!!! Tokens are encrypted with a ${generated ? 'newly generated' : 'generated'} DEVELOPMENT key stored at ${path}. ` +
-      'Anyone who can read that file can decrypt the stored tokens, and losing it loses them. ' +
-      `Production needs TOKENKEEPER_ENCRYPTION_KEYS; ${GENERATE_KEY_HINT}. ` +
-      `To keep existing data, list the new key first followed by the line in ${path}, then run \`npx tokenkeeper rotate-keys\`.`,
-    { path, generated, key_id: ring.primaryKeyId },
-  );
+  if (options.developmentKeyWarning !== 'when-created') {
+    options.logger.warn(
+      `!!! Tokens are encrypted with a ${generated ? 'newly generated' : 'generated'} DEVELOPMENT key stored at ${path}. ` +
+        'Anyone who can read that file can decrypt the stored tokens, and losing it loses them. ' +
+        `Production needs TOKENKEEPER_ENCRYPTION_KEYS; ${GENERATE_KEY_HINT}. ` +
+        `To keep existing data, list the new key first followed by the line in ${path}, then run \`npx tokenkeeper rotate-keys\`.`,
+      { path, generated, key_id: ring.primaryKeyId },
+    );
+  } else if (generated) {
+    options.logger.warn(
+      `Generated a DEVELOPMENT encryption key in ${path} because TOKENKEEPER_ENCRYPTION_KEYS is unset; ` +
+        'keep that file (losing it loses the stored tokens), and never use it in production.',
+    );
+  }
   if (permissionsFixed) {
     options.logger.warn(`${path} was readable by other users; its mode is now 0600 (owner only).`, { path });
   }

@@ -8,7 +8,11 @@ import { ApiKeyVerifier } from './api-keys.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { requireApiKey } from './auth.ts';
 import { errorHandler, sendError } from './error-mapper.ts';
-import { registerPublicRoutes } from './public-routes.ts';
+import { RouteMethods } from './method-not-allowed.ts';
+import { registerOpenApi } from './openapi.ts';
+import { registerPublicRoutes, VERSION } from './public-routes.ts';
+import { answerFrameworkError, registerRequestLogging, requestLoggingOptions } from './request-logging.ts';
+import { createSchemaValidator } from './schema-validator.ts';
 
 export interface HttpAppOptions {
   /** Extra routes for the same instance (the benchmark adds its bare baseline route here). */
@@ -27,7 +31,15 @@ export interface HttpApp {
  * works for /refresh) rather than as broken JSON.
  */
 export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}): Promise<HttpApp> {
-  const app = Fastify({ bodyLimit: tk.config.maxBodyBytes, logger: false, trustProxy: false, return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit: tk.config.maxBodyBytes,
+    trustProxy: false,
+    return503OnClosing: true,
+    ...requestLoggingOptions(tk.logger),
+    // A URL that cannot be decoded is refused before routing: in the error shape too.
+    frameworkErrors: answerFrameworkError,
+  });
+  registerRequestLogging(app);
   const metrics = createMetrics(tk.events, tk.database.db);
   const apiKeys = new ApiKeyVerifier(tk.database.db, tk.clock);
 
@@ -43,15 +55,25 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
   });
   app.removeContentTypeParser('text/plain');
 
-  app.setErrorHandler(errorHandler(tk.logger));
-  app.setNotFoundHandler((request, reply) => sendError(reply, new TokenkeeperError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)));
+  app.setErrorHandler(errorHandler());
+  // Requests are validated and answers serialized from the route schemas (src/http/schemas/).
+  app.setValidatorCompiler(createSchemaValidator());
+  const routeMethods = RouteMethods.track(app);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = routeMethods.allowedAt(path);
+    if (allowed.length > 0) {
+      // RFC 9110 §15.5.6: a 405 lists the methods the target does answer.
+      return sendError(reply.header('allow', allowed.join(', ')), new TokenkeeperError('method_not_allowed', `${path} does not answer ${request.method}; it answers ${allowed.join(', ')}.`));
+    }
+    return sendError(reply, new TokenkeeperError('route_not_found', `No route ${request.method} ${path}.`));
+  });
+  await registerOpenApi(app, { publicUrl: tk.config.publicUrl, version: VERSION });
 
   registerPublicRoutes(app, tk, metrics);
   await app.register(async (scope) => {
-    scope.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/v1/cron/')) return;
-      await requireApiKey(apiKeys)(request, undefined as never);
-    });
+    // One hook built once (the cron routes live outside this scope, behind their own secret).
+    scope.addHook('onRequest', requireApiKey(apiKeys));
     registerApiRoutes(scope, tk);
     registerApiKeyRoutes(scope, tk, apiKeys);
   });

@@ -26,3 +26,16 @@ export function requireCronSecret(secret: string | null) {
     if (!given || !safeEqual(given, secret)) throw new TokenkeeperError('invalid_cron_secret');
   };
 }
+
+/**
+ * `/metrics` with TOKENKEEPER_METRICS_TOKEN set: `Authorization: Bearer <token>`, compared in
+ * constant time (a scraper's `bearer_token`). Unset, the metrics are open: they hold counts and
+ * integration keys, never a secret, and a private network may not want another credential.
+ */
+export function requireMetricsToken(token: string | null) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (token === null) return;
+    const given = bearer(request);
+    if (!given || !safeEqual(given, token)) throw new TokenkeeperError('metrics_unauthorized');
+  };
+}

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { TokenkeeperError, errorRegistry, type ErrorCode } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { TokenkeeperError, errorRegistry, isTransientError, type ErrorCode } from '../errors.ts';
 import { isStorageUnavailable } from '../store/index.ts';
+import { noteAnsweredError } from './request-id.ts';
+import { validationError, type RequestPart, type SchemaValidationError } from './validation-problems.ts';
 
 /** Fastify's own errors that are the client's mistake, mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -18,6 +19,10 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function toTokenkeeperError(error: unknown): TokenkeeperError {
   if (error instanceof TokenkeeperError) return error;
   const fastifyError = error as Partial<FastifyError> & { type?: string };
+  // A schema's verdict: every problem in words (`invalid_request`, or `invalid_id` for the path), never the validator's text.
+  if (fastifyError?.code === 'FST_ERR_VALIDATION' && Array.isArray(fastifyError.validation)) {
+    return validationError(fastifyError.validation as unknown as SchemaValidationError[], (fastifyError.validationContext ?? 'body') as RequestPart);
+  }
   if (typeof fastifyError?.code === 'string' && FASTIFY_CODES[fastifyError.code]) {
     return new TokenkeeperError(FASTIFY_CODES[fastifyError.code]!);
   }
@@ -28,18 +33,32 @@ export function toTokenkeeperError(error: unknown): TokenkeeperError {
   return new TokenkeeperError('internal_error', undefined, { cause: error });
 }
 
-/** The one error-to-JSON mapper: `{ error: { code, message, details? } }` everywhere. */
+/** The one error-to-JSON mapper: `{ error: { code, message, details?, request_id } }` everywhere. */
 export function sendError(reply: FastifyReply, error: TokenkeeperError): FastifyReply {
   if (error.retryAfterMs !== undefined) reply.header('retry-after', Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
-  if (error.code === 'unauthorized' || error.code === 'invalid_cron_secret') reply.header('www-authenticate', 'Bearer');
-  return reply.code(errorRegistry[error.code].status).type('application/json').send({ error: error.toJSON() });
+  if (error.code === 'unauthorized' || error.code === 'invalid_cron_secret' || error.code === 'metrics_unauthorized') reply.header('www-authenticate', 'Bearer');
+  // Also here, not only in the onRequest hook: a URL refused before routing runs no hooks.
+  reply.header('x-request-id', reply.request.id);
+  noteAnsweredError(reply.request, error.code);
+  return reply.code(errorRegistry[error.code].status).type('application/json').send({ error: { ...error.toJSON(), request_id: reply.request.id } });
 }
 
-export function errorHandler(logger: Logger) {
+/**
+ * Maps any thrown error to the error body and logs it on the request's logger (so the line
+ * carries the request id): 5xx at `error` with the cause, the transient 503s at `warn`, and
+ * 401s at `warn` (a client with a wrong key or secret is worth noticing). Other 4xx are the
+ * client's business; the `request completed` line records their code.
+ */
+export function errorHandler() {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const mapped = toTokenkeeperError(error);
+    const fields = { method: request.method, route: request.routeOptions.url, status_code: mapped.status, code: mapped.code };
     if (mapped.status >= 500) {
-      logger.error('request failed', { method: request.method, route: request.routeOptions.url, code: mapped.code, error: mapped.cause ?? error });
+      const cause = mapped.cause ?? (mapped === error ? undefined : error);
+      if (isTransientError(mapped.code)) request.log.warn({ ...fields, error: cause }, 'request failed');
+      else request.log.error({ ...fields, error: cause ?? mapped }, 'request failed');
+    } else if (mapped.status === 401) {
+      request.log.warn(fields, 'request unauthorized');
     }
     return sendError(reply, mapped);
   };

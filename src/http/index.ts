@@ -1,3 +1,3 @@
 export { buildHttpApp, type HttpApp, type HttpAppOptions } from './app.ts';
 export { createApiKey, listApiKeys, revokeApiKeyById, ApiKeyVerifier } from './api-keys.ts';
-export { buildOpenApiDocument } from './openapi.ts';
+export { registerOpenApi, type OpenApiOptions } from './openapi.ts';

@@ -1,14 +1,15 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { CallbackError } from '../tokens/index.ts';
 import { renderMessagePage, sendHtmlPage } from '../web/index.ts';
-import { requireCronSecret } from './auth.ts';
+import { requireCronSecret, requireMetricsToken } from './auth.ts';
 import { toTokenkeeperError } from './error-mapper.ts';
-import { buildOpenApiDocument } from './openapi.ts';
+import { CronJobParams, errorResponses, Health, JobReport, NoQuery, ref } from './schemas/index.ts';
 
-const VERSION = '0.1.0';
+export const VERSION = '0.1.0';
 
 function sendErrorPage(reply: FastifyReply, error: TokenkeeperError): FastifyReply {
   const hints: Partial<Record<string, string>> = {
@@ -23,8 +24,18 @@ function sendErrorPage(reply: FastifyReply, error: TokenkeeperError): FastifyRep
 }
 
 /** Routes without an API key: health, metrics, OpenAPI, the connect link and the OAuth callback, cron. */
-export function registerPublicRoutes(app: FastifyInstance, tk: Tokenkeeper, metrics: Metrics): void {
-  app.get('/health', async (_request, reply) => {
+export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, metrics: Metrics): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const healthSchema = {
+    operationId: 'getHealth',
+    tags: ['operations'],
+    summary: 'Whether this instance can serve',
+    description: 'For load balancers and uptime checks: 200 when storage answers, 503 when it does not. Needs no API key.',
+    security: [],
+    querystring: NoQuery,
+    response: { 200: ref(Health, 'Storage is reachable.'), 503: ref(Health, 'Storage is unreachable: take this instance out of rotation.') },
+  };
+  app.get('/health', { schema: healthSchema }, async (_request, reply) => {
     try {
       await tk.database.ping();
       return reply.send({ status: 'ok', version: VERSION, storage: { status: 'ok', dialect: tk.database.dialect } });
@@ -33,11 +44,27 @@ export function registerPublicRoutes(app: FastifyInstance, tk: Tokenkeeper, metr
     }
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+  const metricsDocument = {
+    operationId: 'getMetrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics',
+    description: 'Token requests, cache hits, refreshes and their duration, connections by status, and the process, in the Prometheus text exposition format.',
+    // Open unless TOKENKEEPER_METRICS_TOKEN is set: then a bearer token.
+    security: [{}, { metricsToken: [] }] as Record<string, string[]>[],
+    response: {
+      200: { description: 'The metrics, text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+      ...errorResponses({ 401: 'TOKENKEEPER_METRICS_TOKEN is set and the request does not carry it (`metrics_unauthorized`).' }),
+    },
+  };
+  // The text answer is documented only (a response schema would make Fastify JSON-encode the text).
+  app.get('/metrics', { onRequest: requireMetricsToken(tk.config.metricsToken), config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, ...metricsDocument }, url }) } }, async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.render()),
+  );
 
-  app.get('/openapi.json', async () => buildOpenApiDocument(tk.config.publicUrl, VERSION));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
 
-  app.get<{ Params: { token: string } }>('/connect/:token', async (request, reply) => {
+  // Browser routes, not API operations: they answer HTML pages and redirects, so they stay out of the document.
+  app.get<{ Params: { token: string } }>('/connect/:token', { schema: { hide: true } }, async (request, reply) => {
     try {
       const url = await tk.connect.openLink(request.params.token);
       return reply.header('cache-control', 'no-store').redirect(url.href, 302);
@@ -47,7 +74,7 @@ export function registerPublicRoutes(app: FastifyInstance, tk: Tokenkeeper, metr
     }
   });
 
-  app.get('/oauth/callback', async (request, reply) => {
+  app.get('/oauth/callback', { schema: { hide: true } }, async (request, reply) => {
     const params = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '');
     try {
       const outcome = await tk.connect.handleCallback(params);
@@ -83,7 +110,28 @@ export function registerPublicRoutes(app: FastifyInstance, tk: Tokenkeeper, metr
     }
   });
 
-  app.post<{ Params: { job: string } }>('/v1/cron/:job', { preHandler: requireCronSecret(tk.config.cronSecret) }, async (request) => {
+  const cronSchema = {
+    operationId: 'runCronJob',
+    tags: ['operations'],
+    summary: 'Run a scheduled job',
+    description:
+      'For serverless deployments, where no process runs the in-process scheduler: call `refresh` every minute and `cleanup` daily from the platform’s cron. A job already running in this process is joined, not started twice.',
+    security: [{ cronSecret: [] }],
+    params: CronJobParams,
+    querystring: NoQuery,
+    response: {
+      200: ref(JobReport, 'What the job did.'),
+      ...errorResponses({
+        400: 'The request is invalid (`invalid_request`).',
+        401: 'No cron secret, or not the right one (`invalid_cron_secret`).',
+        404: 'Cron routes are off because TOKENKEEPER_CRON_SECRET is not set (`cron_disabled`), or there is no such job (`unknown_job`).',
+        500: 'An internal error (`internal_error`).',
+        503: 'Storage is unreachable (`storage_unavailable`).',
+      }),
+    },
+  };
+  // The secret is checked on request, before validation: a caller without it learns nothing about the route.
+  app.post('/v1/cron/:job', { schema: cronSchema, onRequest: requireCronSecret(tk.config.cronSecret) }, async (request) => {
     if (!tk.jobs.get(request.params.job)) throw new TokenkeeperError('unknown_job', `No job "${request.params.job}". Jobs: ${tk.jobs.names().join(', ')}.`);
     return tk.jobs.run(request.params.job);
   });

@@ -1,28 +1,8 @@
-import { TokenkeeperError } from '../errors.ts';
-import { isId, type IdPrefix } from '../ids.ts';
-
-export function requireId(value: string, prefix: IdPrefix, what: string): string {
-  if (!isId(value, prefix)) throw new TokenkeeperError('invalid_id', `"${String(value).slice(0, 60)}" is not a valid ${what} id.`);
-  return value;
-}
-
-/** Reads an optional whole-number query parameter within bounds; anything else is a 400. */
-export function optionalInteger(query: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
-  const raw = query[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new TokenkeeperError('invalid_request', `${name} must be a whole number from ${min} to ${max}.`);
-  }
-  return Number(raw);
-}
-
-export function optionalString(query: Record<string, unknown>, name: string): string | undefined {
-  const raw = query[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string') throw new TokenkeeperError('invalid_request', `${name} must be given once.`);
-  return raw;
-}
-
+/**
+ * The token answer of both token routes, in wire spelling. `expires_in` is counted on the
+ * injected clock at the time of the answer, so a client that ignores `expires_at` still knows
+ * how long it may use the token (RFC 6749 §5.1 spells the field the same way).
+ */
 export function tokenJson(result: { connectionId: string; accessToken: string; tokenType: string; expiresAt: number | null; scopes: string[] | null }, now: number): Record<string, unknown> {
   return {
     access_token: result.accessToken,

@@ -1,3 +1,4 @@
+import { closestMatch } from '../closest-match.ts';
 import { TokenkeeperError } from '../errors.ts';
 import { isHttpUrl, parseScopeList } from '../input-values.ts';
 import { getProvider, listProviders, validateIntegrationSettings, type IntegrationSettings } from '../providers/index.ts';
@@ -46,9 +47,17 @@ function parseScopes(value: unknown, field: string, problems: string[]): string[
 }
 
 
+/** `unknown field "scope" (did you mean "scopes"?)`: a typo named with what it was meant to be. */
+function unknownName(what: string, name: string, known: Iterable<string>): string {
+  const suggestion = closestMatch(name, [...known]);
+  return `unknown ${what} ${JSON.stringify(name)}${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ''}`;
+}
+
 /**
  * Validates a create (`partial: false`) or update (`partial: true`) body. Every problem is
  * collected so the client can fix them all at once; the error lists them in `details.problems`.
+ * An unknown provider is one of them, but gives the error its code, `unknown_provider`, so a
+ * client can tell it apart whatever else is wrong.
  */
 export function validateIntegrationInput(body: unknown, options: { partial: boolean; currentProvider?: string }): ValidIntegrationInput {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -58,7 +67,8 @@ export function validateIntegrationInput(body: unknown, options: { partial: bool
   const problems: string[] = [];
   const out: ValidIntegrationInput = {};
 
-  for (const field of Object.keys(input)) if (!KNOWN_FIELDS.has(field)) problems.push(`unknown field "${field}"`);
+  for (const field of Object.keys(input)) if (!KNOWN_FIELDS.has(field)) problems.push(unknownName('field', field, KNOWN_FIELDS));
+  let unknownProvider = false;
 
   if (input.key !== undefined || !options.partial) {
     if (options.partial) problems.push('key cannot be changed');
@@ -71,9 +81,12 @@ export function validateIntegrationInput(body: unknown, options: { partial: bool
     else if (input.provider === undefined || input.provider === null) {
       problems.push(`provider is required (one of: ${listProviders().map((p) => p.key).join(', ')})`);
     } else if (typeof input.provider !== 'string' || !getProvider(input.provider)) {
-      throw new TokenkeeperError('unknown_provider', `Unknown provider ${JSON.stringify(input.provider)}; known: ${listProviders().map((p) => p.key).join(', ')}.`, {
-        details: { provider: input.provider },
-      });
+      unknownProvider = true;
+      const known = listProviders().map((p) => p.key);
+      const suggestion = typeof input.provider === 'string' ? closestMatch(input.provider, known) : null;
+      problems.push(
+        `unknown provider ${JSON.stringify(input.provider)} (${suggestion ? `did you mean ${JSON.stringify(suggestion)}? ` : ''}known: ${known.join(', ')})`,
+      );
     } else out.provider = input.provider;
   }
   if (input.display_name !== undefined) {
@@ -98,7 +111,9 @@ export function validateIntegrationInput(body: unknown, options: { partial: bool
     } else out.redirectUri = input.redirect_uri as string | null;
   }
   const provider = out.provider ?? options.currentProvider;
-  if (input.settings !== undefined || (!options.partial && provider)) {
+  // Settings are judged against the provider's catalog entry; with no known provider there is
+  // nothing to judge them against, and "unknown provider" is already among the problems.
+  if (!unknownProvider && (input.settings !== undefined || (!options.partial && provider))) {
     const result = validateIntegrationSettings(provider ?? '', input.settings ?? {});
     if (result.ok) out.settings = result.settings;
     else problems.push(...result.problems.map((problem) => `settings: ${problem}`));
@@ -122,7 +137,9 @@ export function validateIntegrationInput(body: unknown, options: { partial: bool
     else out.enabled = input.enabled;
   }
   if (problems.length > 0) {
-    throw new TokenkeeperError('invalid_request', `Invalid integration: ${problems.join('; ')}.`, { details: { problems } });
+    const message = `Invalid integration: ${problems.join('; ')}.`;
+    if (unknownProvider) throw new TokenkeeperError('unknown_provider', message, { details: { provider: input.provider, problems } });
+    throw new TokenkeeperError('invalid_request', message, { details: { problems } });
   }
   return out;
 }

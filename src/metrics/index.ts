@@ -12,31 +12,32 @@ export interface Metrics {
 /**
  * Prometheus metrics, fed by the event bus (domain code does not know metrics exist). Each
  * instance has its own registry so two services in one process (tests, embedding) do not clash.
+ *
+ * Process and Node.js metrics keep prom-client's standard names (`process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes` …) so stock Node.js dashboards and alerts work unchanged; ours
+ * are `tokenkeeper_*`. Refresh metrics carry the integration as well as the provider: two
+ * integrations of one provider (two Google apps) fail for different reasons.
  */
 export function createMetrics(events: EventBus, db: Database, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tokenkeeper_process_' });
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // Cache hits are its `outcome="cached"` series (a second counter for them only drifted).
   const tokenRequests = new Counter({
     name: 'tokenkeeper_token_requests_total',
     help: 'Token requests by outcome (cached, refreshed, waited, error).',
     labelNames: ['outcome'],
     registers: [registry],
   });
-  const cacheHits = new Counter({
-    name: 'tokenkeeper_token_cache_hits_total',
-    help: 'Token requests answered from the in-process cache.',
-    registers: [registry],
-  });
   const refreshes = new Counter({
     name: 'tokenkeeper_refreshes_total',
-    help: 'Refresh attempts by provider and outcome (success, transient, permanent).',
-    labelNames: ['provider', 'outcome'],
+    help: 'Refresh attempts by integration, provider and outcome (success, transient, permanent).',
+    labelNames: ['integration', 'provider', 'outcome'],
     registers: [registry],
   });
   const refreshLatency = new Histogram({
     name: 'tokenkeeper_refresh_duration_seconds',
-    help: 'Time to refresh a token at the provider.',
-    labelNames: ['provider'],
+    help: 'Time to refresh a token at the provider, by integration and provider.',
+    labelNames: ['integration', 'provider'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
@@ -75,15 +76,14 @@ export function createMetrics(events: EventBus, db: Database, options: { default
   const unsubscribers = [
     events.on('token.served', ({ outcome }) => {
       tokenRequests.inc({ outcome });
-      if (outcome === 'cached') cacheHits.inc();
     }),
-    events.on('token.refreshed', ({ provider, durationMs }) => {
-      refreshes.inc({ provider, outcome: 'success' });
-      refreshLatency.observe({ provider }, durationMs / 1000);
+    events.on('token.refreshed', ({ integrationKey, provider, durationMs }) => {
+      refreshes.inc({ integration: integrationKey, provider, outcome: 'success' });
+      refreshLatency.observe({ integration: integrationKey, provider }, durationMs / 1000);
     }),
-    events.on('token.refresh_failed', ({ provider, durationMs, transient }) => {
-      refreshes.inc({ provider, outcome: transient ? 'transient' : 'permanent' });
-      refreshLatency.observe({ provider }, durationMs / 1000);
+    events.on('token.refresh_failed', ({ integrationKey, provider, durationMs, transient }) => {
+      refreshes.inc({ integration: integrationKey, provider, outcome: transient ? 'transient' : 'permanent' });
+      refreshLatency.observe({ integration: integrationKey, provider }, durationMs / 1000);
     }),
     events.on('integration.discovery_failed', ({ integrationKey, provider }) => {
       discoveryFailures.inc({ integration: integrationKey, provider });

@@ -1,3 +1,4 @@
+import { closestMatch } from '../closest-match.ts';
 import { getProvider } from './catalog.ts';
 import { MAX_LIFETIME_SECONDS } from './lifetime-limits.ts';
 import { isAllowedEndpointUrl } from './loopback.ts';
@@ -23,8 +24,9 @@ const TENANT_PATTERN = /^(common|organizations|consumers|[0-9a-f]{8}-[0-9a-f]{4}
 export type SettingsValidation = { ok: true; settings: IntegrationSettings } | { ok: false; problems: string[] };
 
 /**
- * Validates an integration's `settings` object for API input: unknown keys, wrong types, missing
- * required settings and bad endpoint URLs are all reported at once. Endpoint overrides are
+ * Validates an integration's `settings` object for API input: unknown keys (with the known one a
+ * typo was probably meant to be), wrong types, missing required settings and bad endpoint URLs
+ * are all reported at once. Endpoint overrides are
  * accepted for every provider (tests point catalog providers at local servers) but are only
  * meant for `custom` and `oidc` in everyday use. Endpoints must be https, except http on a
  * loopback host.
@@ -41,7 +43,9 @@ export function validateIntegrationSettings(providerKey: string, settings: unkno
   const out: IntegrationSettings = {};
 
   for (const field of Object.keys(input)) {
-    if (!KNOWN_FIELDS.has(field)) problems.push(`unknown setting "${field}"`);
+    if (KNOWN_FIELDS.has(field)) continue;
+    const suggestion = closestMatch(field, [...KNOWN_FIELDS]);
+    problems.push(`unknown setting ${JSON.stringify(field)}${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ''}`);
   }
 
   for (const field of ENDPOINT_FIELDS) {

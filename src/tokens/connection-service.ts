@@ -16,6 +16,7 @@ import {
   type Database,
   type EventRecord,
 } from '../store/index.ts';
+import { eventPayload } from './event-payload.ts';
 import { connectionRef } from './refresh-commits.ts';
 import { saveTokenSet, type SaveTokenSetInput } from './save-token-set.ts';
 import type { StoredTokens } from './stored-tokens.ts';
@@ -112,7 +113,8 @@ export class ConnectionService {
   async events(id: string, options: { limit?: number } = {}): Promise<EventRecord[]> {
     if (!isId(id, 'con')) throw new TokenkeeperError('invalid_id', `"${id}" is not a connection id.`);
     if (!(await findConnection(this.options.db, id))) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
-    return listEventsOfConnection(this.options.db, id, options);
+    // Rows stored before payloads took the API's shape are shown in it.
+    return (await listEventsOfConnection(this.options.db, id, options)).map((event) => ({ ...event, data: eventPayload(event.data) }));
   }
 
   /**

@@ -6,6 +6,7 @@ export { ConnectionService, connectionToJson, isValidOwnerId, type ConnectionSer
 export { ConnectFlow, CallbackError, type CallbackOutcome, type ConnectFlowOptions } from './connect-flow.ts';
 export { importConnection } from './import-connection.ts';
 export { subscribeEventLog } from './event-log.ts';
+export { eventPayload } from './event-payload.ts';
 export { CircuitBreaker } from './circuit-breaker.ts';
 export { RateLimiter } from './rate-limiter.ts';
 export { fullJitterDelay, cooldownDelay } from './backoff.ts';

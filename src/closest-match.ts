@@ -1,8 +1,8 @@
-import { editDistance } from '../edit-distance.ts';
+import { editDistance } from './edit-distance.ts';
 
 /**
  * The candidate a mistyped word was most likely meant to be (`tokenkeeper doctr` → `doctor`,
- * `--nmae` → `--name`), or null when nothing is close: a small edit distance relative to the
+ * `--nmae` → `--name`, the setting `tenat` → `tenant`), or null when nothing is close: a small edit distance relative to the
  * word's length, or one being a prefix of the other (`integ` → `integrations`).
  */
 export function closestMatch(word: string, candidates: readonly string[]): string | null {

@@ -1,0 +1,31 @@
+import { ApiKey, NewApiKey } from './api-key.ts';
+import { ConnectSession } from './connect-session.ts';
+import { Connection } from './connection.ts';
+import { ConnectionEvent } from './connection-event.ts';
+import { ErrorBody } from './error-body.ts';
+import { Health } from './health.ts';
+import { Integration } from './integration.ts';
+import { JobReport } from './job-report.ts';
+import { OwnerToken, Token } from './token.ts';
+
+/**
+ * The route schemas: JSON Schema written with TypeBox, so that Fastify validates requests and
+ * serializes answers (fast-json-stringify) from them, TypeScript infers the handlers' types from
+ * them, and `@fastify/swagger` writes the OpenAPI document from them. One source.
+ */
+export { ApiKey, ApiKeyCreate, ApiKeyList, NewApiKey } from './api-key.ts';
+export { ConnectSession, ConnectSessionCreate } from './connect-session.ts';
+export { Connection, ConnectionDeleted, ConnectionImport, ConnectionList, ConnectionListQuery } from './connection.ts';
+export { ConnectionEvent, ConnectionEventList, ConnectionEventQuery } from './connection-event.ts';
+export { apiErrorResponses, ErrorBody, errorResponses } from './error-body.ts';
+export { Health } from './health.ts';
+export { Integration, IntegrationCreate, IntegrationDeleteQuery, IntegrationList, IntegrationUpdate } from './integration.ts';
+export { JobReport } from './job-report.ts';
+export { ApiKeyIdParams, ConnectionIdParams, CronJobParams, IntegrationKeyParams } from './path-params.ts';
+export { ref } from './schema-builders.ts';
+export { MinValidity, OwnerToken, OwnerTokenQuery, Token, TokenQuery } from './token.ts';
+export { NoQuery } from './no-query.ts';
+export { OwnerId } from './owner-id.ts';
+
+/** The named shapes, registered with `app.addSchema`: `$ref`ed by the routes, `components.schemas` in the OpenAPI document. */
+export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health];

@@ -1,0 +1,4 @@
+/** Where log lines go: one complete line (ending in a newline) per call. */
+export interface LogSink {
+  write(line: string): void;
+}
