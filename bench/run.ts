@@ -22,7 +22,7 @@ const CONNECTIONS = 50;
 const ROUNDS = 2;
 const BURST_SIZE = 1_000;
 const PROVIDER_LATENCIES_MS = [0, 200];
-const THROUGHPUT_RATIO_AIM = 0.6;
+const THROUGHPUT_RATIO_AIM = 0.8;
 
 function readDurationSeconds(): number {
   const raw = process.env.BENCH_DURATION?.trim();

@@ -28,7 +28,7 @@ export interface RouteFigures {
 export interface ThroughputResult {
   bare: RouteFigures;
   token: RouteFigures;
-  /** token req/s ÷ bare req/s (higher is better; the aim is ≥ 0.6). */
+  /** token req/s ÷ bare req/s (higher is better; the aim is ≥ 0.8). */
   throughputRatio: number;
   /** token p99 ÷ bare p99 (lower is better). */
   p99Ratio: number;

@@ -75,6 +75,11 @@ export function apiKeyToJson(record: ApiKeyRecord): Record<string, unknown> {
  * because the revoking route calls `forget`.
  */
 export class ApiKeyVerifier {
+  /**
+   * Keyed by the presented key itself, not its hash: a hit then costs a map lookup, no SHA-256
+   * (the token route's hot path). The keys stay in this process's memory only, as the tokens the
+   * token cache holds do; nothing here is logged or stored.
+   */
   private readonly cache = new Map<string, { id: string; until: number }>();
   /**
    * Bumped by every `forget`. A verification that read the key from the database before a
@@ -92,20 +97,25 @@ export class ApiKeyVerifier {
     this.cacheMs = cacheMs;
   }
 
+  /** The key's id when a recent verification of it is cached; undefined when the database must say. */
+  verifyCached(key: string): string | undefined {
+    const cached = this.cache.get(key);
+    return cached && cached.until > this.clock.now() ? cached.id : undefined;
+  }
+
   async verify(key: string): Promise<string | null> {
     if (!key.startsWith('tk_') || key.length > 100) return null;
-    const hash = hashSecret(key);
     const now = this.clock.now();
-    const cached = this.cache.get(hash);
+    const cached = this.cache.get(key);
     if (cached && cached.until > now) return cached.id;
     const generation = this.generation;
-    const record = await findActiveApiKeyByHash(this.db, hash);
+    const record = await findActiveApiKeyByHash(this.db, hashSecret(key));
     if (!record) {
-      this.cache.delete(hash);
+      this.cache.delete(key);
       return null;
     }
     if (this.cache.size > 10_000) this.cache.clear();
-    if (generation === this.generation) this.cache.set(hash, { id: record.id, until: now + this.cacheMs });
+    if (generation === this.generation) this.cache.set(key, { id: record.id, until: now + this.cacheMs });
     await touchApiKey(this.db, record.id, this.clock.now()).catch(() => undefined);
     return record.id;
   }
@@ -113,7 +123,7 @@ export class ApiKeyVerifier {
   /** Drops a revoked key from the cache, and keeps verifications already under way from caching it again. */
   forget(id: string): void {
     this.generation += 1;
-    for (const [hash, entry] of this.cache) if (entry.id === id) this.cache.delete(hash);
+    for (const [key, entry] of this.cache) if (entry.id === id) this.cache.delete(key);
   }
 
   forgetAll(): void {

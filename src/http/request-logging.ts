@@ -73,7 +73,9 @@ export function registerRequestLogging(app: FastifyInstance): void {
     runWithRequestId(request.id, done);
   });
   app.addHook('preHandler', (request, _reply, done) => {
-    runWithRequestId(request.id, done);
+    // Only a request whose body came through stream events has lost the context.
+    if (request.body === undefined) done();
+    else runWithRequestId(request.id, done);
   });
   app.addHook('onRequestAbort', (request, done) => {
     request.log.info({ method: request.method, url: request.url, route: routeOf(request) }, 'request aborted');

@@ -60,6 +60,14 @@ export class CoherentCache<T> {
     return this.pending.get(id) ?? this.fetch(id, entry);
   }
 
+  /** The value when its entry is fresh, without a promise (the token hot path); else undefined. */
+  peek(id: string): T | undefined {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    const age = this.options.clock.now() - entry.checkedAt;
+    return age >= 0 && age < this.options.maxAgeMs ? entry.value : undefined;
+  }
+
   /** Drops one entry (or all): the next `get` reads the row again. */
   invalidate(id?: string): void {
     this.generation += 1;

@@ -262,6 +262,11 @@ export class IntegrationService {
     return this.views.get(id);
   }
 
+  /** `recordById` when the view is cached and fresh, synchronously; undefined otherwise. */
+  peekRecordById(id: string): IntegrationView | undefined {
+    return this.views.peek(id);
+  }
+
   /** Integration plus its provider client (discovery done, secret decrypted), cached coherently. */
   resolveById(id: string): Promise<ResolvedIntegration> {
     return this.resolved.get(id);

@@ -170,7 +170,7 @@ export class TokenService {
   async getToken(id: string, options: GetTokenOptions = {}): Promise<TokenResult> {
     const { clock, integrations, events } = this.options;
     let entry = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now()) ?? (await this.load(id));
-    const view = await integrations.recordById(entry.record.integrationId);
+    const view = integrations.peekRecordById(entry.record.integrationId) ?? (await integrations.recordById(entry.record.integrationId));
     assertUsable(entry.record, view.record);
     const needMs = requiredValidityMs(entry.record, view.record, options.minValiditySeconds);
     if (isValidFor(entry, needMs, clock.now())) {
