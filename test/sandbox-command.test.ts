@@ -36,11 +36,12 @@ describe('tokenkeeper sandbox (command)', () => {
     [['--redirect-uri', 'not a uri'], /--redirect-uri must be an absolute URI/],
     [['extra'], /positional/i],
   ] as const) {
-    test(`bad flags (${argv.join(' ')}) print the problem and usage and return 2`, async () => {
+    test(`bad flags (${argv.join(' ')}) print the problem and a pointer to --help, and return 2`, async () => {
       const capture = captureIo();
       assert.equal(await runSandboxCommand([...argv], capture.io), 2);
       assert.match(capture.stderr(), expected);
-      assert.match(capture.stderr(), /Usage: tokenkeeper sandbox/);
+      assert.match(capture.stderr(), /^error: .*\nRun "tokenkeeper sandbox --help" for usage\.\n$/);
+      assert.doesNotMatch(capture.stderr(), /Usage: tokenkeeper sandbox/);
       assert.equal(capture.stdout(), '');
     });
   }

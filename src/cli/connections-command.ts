@@ -1,6 +1,6 @@
 import { TokenkeeperError } from '../errors.ts';
 import { connectionToJson } from '../tokens/index.ts';
-import { findConnection, findIntegrationById, listEventsOfConnection, type ConnectionRecord } from '../store/index.ts';
+import { findConnection, findIntegrationById, type ConnectionRecord } from '../store/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { integerFlag, parseCommandArgs } from './command.ts';
 import { formatJson, formatRelative, formatTable, formatTimestamp } from './format.ts';
@@ -128,7 +128,8 @@ async function show(argv: string[], io: CliIo): Promise<number> {
     if (!record) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
     const integration = await findIntegrationById(tk.database.db, record.integrationId);
     const json = connectionToJson(record, integration?.key ?? '', integration?.provider ?? '');
-    const events = await listEventsOfConnection(tk.database.db, id, { limit: 20 });
+    // In the API's shape (snake_case, ISO times), older rows included; no provider involved.
+    const events = await tk.connections.events(id, { limit: 20 });
     if (values.json) {
       const eventJson = events.map((event) => ({ id: event.id, type: event.type, data: event.data, created_at: new Date(event.createdAt).toISOString() }));
       io.stdout(formatJson({ connection: json, events: eventJson }));

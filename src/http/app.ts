@@ -34,12 +34,25 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
   const app = Fastify({
     bodyLimit: tk.config.maxBodyBytes,
     trustProxy: false,
-    return503OnClosing: true,
+    // Requests that still arrive while the server drains get our own 503 (below), not Fastify's body.
+    return503OnClosing: false,
     ...requestLoggingOptions(tk.logger),
     // A URL that cannot be decoded is refused before routing: in the error shape too.
     frameworkErrors: answerFrameworkError,
   });
   registerRequestLogging(app);
+  // Draining: requests already in flight finish; a request that still arrives on a kept-alive
+  // connection is told to go elsewhere, in the documented error shape, and the connection closes.
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!draining) return done();
+    reply.header('connection', 'close');
+    done(new TokenkeeperError('shutting_down'));
+  });
   const metrics = createMetrics(tk.events, tk.database.db);
   const apiKeys = new ApiKeyVerifier(tk.database.db, tk.clock);
 

@@ -40,7 +40,13 @@ export function sendError(reply: FastifyReply, error: TokenkeeperError): Fastify
   // Also here, not only in the onRequest hook: a URL refused before routing runs no hooks.
   reply.header('x-request-id', reply.request.id);
   noteAnsweredError(reply.request, error.code);
-  return reply.code(errorRegistry[error.code].status).type('application/json').send({ error: { ...error.toJSON(), request_id: reply.request.id } });
+  // Serialized here, not by the route's response schema: a route whose 503 is its own body (the
+  // health check's) must still answer an error raised before its handler in the error shape.
+  return reply
+    .code(errorRegistry[error.code].status)
+    .type('application/json')
+    .serializer(JSON.stringify)
+    .send({ error: { ...error.toJSON(), request_id: reply.request.id } });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
+import { TokenkeeperError, isTokenkeeperError, isTransientError } from '../errors.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { CallbackError } from '../tokens/index.ts';
@@ -105,7 +105,11 @@ export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
         return sendErrorPage(reply, error.error);
       }
       const mapped = toTokenkeeperError(error);
-      if (mapped.status >= 500) tk.logger.error('callback failed', { code: mapped.code, error });
+      if (mapped.status >= 500) {
+        // A provider or storage having a bad moment is worth a warning, not an alert.
+        if (isTransientError(mapped.code)) tk.logger.warn('callback failed', { code: mapped.code, error });
+        else tk.logger.error('callback failed', { code: mapped.code, error });
+      }
       return sendErrorPage(reply, mapped);
     }
   });

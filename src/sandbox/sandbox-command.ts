@@ -29,6 +29,9 @@ Options:
 
 const DEFAULT_PORT = 3171;
 
+/** Like every other command's argument errors: the problem in one line, and where usage is. */
+const USAGE_POINTER = 'Run "tokenkeeper sandbox --help" for usage.\n';
+
 /**
  * `tokenkeeper sandbox`: returns the process exit code (0 after a clean stop or --help, 1 when
  * the sandbox cannot start, 2 for bad flags).
@@ -50,7 +53,7 @@ export async function runSandboxCommand(argv: string[], io: SandboxCommandIo): P
       },
     }));
   } catch (error) {
-    io.stderr(`tokenkeeper sandbox: ${(error as Error).message}\n\n${SANDBOX_USAGE}`);
+    io.stderr(`error: ${(error as Error).message}\n${USAGE_POINTER}`);
     return 2;
   }
 
@@ -79,7 +82,7 @@ export async function runSandboxCommand(argv: string[], io: SandboxCommandIo): P
   }
   if (values.host !== undefined && values.host.trim() === '') problems.push('--host must not be empty');
   if (problems.length > 0) {
-    io.stderr(`tokenkeeper sandbox: ${problems.join('\n')}\n\n${SANDBOX_USAGE}`);
+    io.stderr(`${problems.map((problem) => `error: ${problem}`).join('\n')}\n${USAGE_POINTER}`);
     return 2;
   }
 

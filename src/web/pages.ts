@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorRegistry, isTokenkeeperError, type ErrorCode } from '../errors.ts';
+import { errorRegistry, isTokenkeeperError, isTransientError, type ErrorCode } from '../errors.ts';
 import { isId } from '../ids.ts';
 import { integrationStatus } from '../integrations/index.ts';
 import type { Tokenkeeper } from '../service.ts';
@@ -95,7 +95,10 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
     scope.setErrorHandler((error, _request, reply) => {
       const code = pageErrorCode(error);
       const status = errorRegistry[code].status;
-      if (status >= 500) tk.logger.error('page failed', { error });
+      if (status >= 500) {
+        if (isTransientError(code)) tk.logger.warn('page failed', { code, error });
+        else tk.logger.error('page failed', { code, error });
+      }
       return sendPage(reply, status, renderMessagePage({ title: 'Something went wrong', message: errorRegistry[code].message, code, ok: false }));
     });
 
