@@ -28,7 +28,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
         version: options.version,
         description:
           'Keeps OAuth connections alive: connect an end user’s account, store its tokens encrypted, hand out a valid access token on every call, refresh exactly once. ' +
-          'Errors are always `{ "error": { "code", "message", "details"? } }`; the codes are listed in docs/errors.md.',
+          'Errors are always `{ "error": { "code", "message", "details"?, "request_id" } }`; the codes are listed in docs/errors.md.',
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
       servers: [{ url: options.publicUrl }],
