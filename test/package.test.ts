@@ -190,7 +190,8 @@ try {
           target: 'es2024',
           strict: true,
           noEmit: true,
-          skipLibCheck: true,
+          // Our declarations must check as they are, dependencies without types included.
+          skipLibCheck: false,
           types: ['node'],
           typeRoots: [join(REPO, 'node_modules', '@types')],
         },
