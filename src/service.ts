@@ -5,7 +5,7 @@ import { EventBus } from './events.ts';
 import { IntegrationService } from './integrations/index.ts';
 import { InProcessScheduler, JobRunner, runCleanup, runRefreshSweep } from './jobs/index.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { migrateToLatest, openDatabase, type DatabaseHandle } from './store/index.ts';
+import { databaseOptionsOf, migrateToLatest, openDatabase, type DatabaseHandle } from './store/index.ts';
 import { ConnectFlow, ConnectionService, DEFAULT_CIRCUIT, OutboundGuard, TokenService, subscribeEventLog } from './tokens/index.ts';
 
 export interface TokenkeeperOptions {
@@ -49,7 +49,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger, developmentKeyWarning: options.developmentKeyWarning });
-  const database = await openDatabase({ sqlitePath: config.databasePath });
+  const database = await openDatabase(databaseOptionsOf(config));
   try {
     const migrated = await migrateToLatest(database.db);
     if (migrated.applied.length > 0) logger.info('database migrated', { applied: migrated.applied, location: database.location });

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Config } from '../config/index.ts';
-import { latestMigration, openDatabase, pendingMigrations, type DatabaseHandle } from '../store/index.ts';
+import { databaseOptionsOf, latestMigration, openDatabase, pendingMigrations, type DatabaseHandle } from '../store/index.ts';
 import type { CheckSection } from './doctor-report.ts';
 
 export interface StorageOutcome {
@@ -15,13 +15,7 @@ export interface StorageOutcome {
  * is not created here (the doctor changes nothing); it is reported as "not created yet".
  */
 export async function checkStorage(config: Readonly<Config>, section: CheckSection): Promise<StorageOutcome> {
-  if (config.databaseUrl !== null) {
-    section.lines.push({
-      status: 'warn',
-      text: 'DATABASE_URL is set, but this version stores data in SQLite only; it is ignored',
-      hint: `data lives in ${config.databasePath}; unset DATABASE_URL to silence this`,
-    });
-  }
+  if (config.databaseUrl !== null) return checkPostgres(config, section);
   if (!existsSync(config.databasePath)) {
     const dir = existsSync(config.dataDir) ? config.dataDir : dirname(config.dataDir);
     if (existsSync(dir) && !isWritable(dir)) {
@@ -48,7 +42,7 @@ export async function checkStorage(config: Readonly<Config>, section: CheckSecti
   }
   let database: DatabaseHandle;
   try {
-    database = await openDatabase({ sqlitePath: config.databasePath });
+    database = await openDatabase(databaseOptionsOf(config));
     await database.ping();
   } catch (error) {
     section.lines.push({
@@ -59,6 +53,27 @@ export async function checkStorage(config: Readonly<Config>, section: CheckSecti
     return { database: null, schemaReady: false };
   }
   section.lines.push({ status: 'ok', text: `SQLite database ${database.location} opens and answers` });
+  return checkSchema(database, section);
+}
+
+/** PostgreSQL (`DATABASE_URL`): connect, ping, and the same schema check. */
+async function checkPostgres(config: Readonly<Config>, section: CheckSection): Promise<StorageOutcome> {
+  let database: DatabaseHandle;
+  try {
+    database = await openDatabase(databaseOptionsOf(config));
+  } catch (error) {
+    section.lines.push({
+      status: 'fail',
+      text: (error as Error).message,
+      hint: 'check DATABASE_URL (host, port, database, user, password) and that PostgreSQL is running and reachable from here',
+    });
+    return { database: null, schemaReady: false };
+  }
+  section.lines.push({ status: 'ok', text: `PostgreSQL ${database.location} answers` });
+  return checkSchema(database, section);
+}
+
+async function checkSchema(database: DatabaseHandle, section: CheckSection): Promise<StorageOutcome> {
   const pending = await pendingMigrations(database.db);
   if (pending.length === 0) {
     section.lines.push({ status: 'ok', text: `schema up to date (${latestMigration})` });

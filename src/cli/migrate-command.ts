@@ -1,4 +1,4 @@
-import { latestMigration, migrateToLatest, openDatabase, pendingMigrations } from '../store/index.ts';
+import { databaseOptionsOf, latestMigration, migrateToLatest, openDatabase, pendingMigrations } from '../store/index.ts';
 import { parseCommandArgs } from './command.ts';
 import { EXIT_OK, type CliIo } from './io.ts';
 import { loadCliConfig } from './open-tokenkeeper.ts';
@@ -21,7 +21,7 @@ export async function runMigrateCommand(argv: string[], io: CliIo): Promise<numb
     return EXIT_OK;
   }
   const config = loadCliConfig(io);
-  const database = await openDatabase({ sqlitePath: config.databasePath });
+  const database = await openDatabase(databaseOptionsOf(config));
   try {
     if (values.status) {
       const pending = await pendingMigrations(database.db);

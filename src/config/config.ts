@@ -46,6 +46,16 @@ export interface Config {
    */
   databaseUrl: string | null;
 
+  /** PostgreSQL pool settings (ignored with SQLite). */
+  database: {
+    /** `TOKENKEEPER_DB_POOL_SIZE`: connections per process, 1-200. Default 10. */
+    poolSize: number;
+    /** `TOKENKEEPER_DB_STATEMENT_TIMEOUT_MS`: the server cancels a statement running longer. Default 30000. */
+    statementTimeoutMs: number;
+    /** `TOKENKEEPER_DB_CONNECT_TIMEOUT_MS`: how long to wait for a connection. Default 5000. */
+    connectTimeoutMs: number;
+  };
+
   /**
    * `TOKENKEEPER_ENCRYPTION_KEYS`: the key ring spec as configured (`k2:<base64>,k1:<base64>`;
    * the first key encrypts, all decrypt), already checked by the crypto key-ring parser. Null

@@ -59,6 +59,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const publicUrl = readPublicUrl(read, port, production);
   const dataDir = resolve(cwd, read.string('TOKENKEEPER_DATA_DIR') ?? './data');
   const databaseUrl = readDatabaseUrl(read);
+  const database = {
+    poolSize: read.integer('TOKENKEEPER_DB_POOL_SIZE', 10, { min: 1, max: 200, unit: 'connections' }),
+    statementTimeoutMs: read.integer('TOKENKEEPER_DB_STATEMENT_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000, unit: 'milliseconds' }),
+    connectTimeoutMs: read.integer('TOKENKEEPER_DB_CONNECT_TIMEOUT_MS', 5_000, { min: 100, max: 300_000, unit: 'milliseconds' }),
+  };
 
   const encryptionKeys = read.string('TOKENKEEPER_ENCRYPTION_KEYS');
   if (encryptionKeys !== null) {
@@ -138,6 +143,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     dataDir,
     databasePath: join(dataDir, 'tokenkeeper.db'),
     databaseUrl,
+    database,
     encryptionKeys,
     cronSecret,
     metricsToken,

@@ -1,14 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, sql } from 'kysely';
+import { Kysely, PostgresAdapter, sql } from 'kysely';
+import { openPostgres, redactDatabaseUrl, type PostgresPoolOptions } from './postgres-dialect.ts';
 import { openSqlite } from './sqlite-dialect.ts';
 import type { Schema } from './schema.ts';
 
 export type Database = Kysely<Schema>;
 
 export interface OpenDatabaseOptions {
-  /** SQLite file path, or ':memory:'. (PostgreSQL arrives with cluster mode.) */
+  /** SQLite file path, or ':memory:'; used when `postgres` is not given. */
   sqlitePath: string;
+  /** PostgreSQL (`DATABASE_URL`) instead of SQLite. */
+  postgres?: PostgresPoolOptions;
 }
 
 export interface DatabaseHandle {
@@ -20,7 +23,20 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+/** What the configuration selects: PostgreSQL when `DATABASE_URL` is set, else the SQLite file. */
+export function databaseOptionsOf(config: {
+  databasePath: string;
+  databaseUrl: string | null;
+  database: { poolSize: number; statementTimeoutMs: number; connectTimeoutMs: number };
+}): OpenDatabaseOptions {
+  return {
+    sqlitePath: config.databasePath,
+    ...(config.databaseUrl === null ? {} : { postgres: { url: config.databaseUrl, ...config.database } }),
+  };
+}
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  if (options.postgres) return openPostgresDatabase(options.postgres);
   if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
   const { dialect } = openSqlite({ path: options.sqlitePath });
   const db = new Kysely<Schema>({ dialect });
@@ -38,4 +54,41 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       await db.destroy();
     },
   };
+}
+
+/**
+ * PostgreSQL: a pool, checked with one query before anything else uses it, so that a wrong or
+ * unreachable `DATABASE_URL` stops start-up with a clear message instead of failing later.
+ */
+async function openPostgresDatabase(options: PostgresPoolOptions): Promise<DatabaseHandle> {
+  const { dialect } = openPostgres(options);
+  const db = new Kysely<Schema>({ dialect });
+  const location = redactDatabaseUrl(options.url);
+  let closed = false;
+  const handle: DatabaseHandle = {
+    db,
+    dialect: 'postgres',
+    location,
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+  try {
+    await handle.ping();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot connect to PostgreSQL at ${location} (DATABASE_URL): ${reason}`, { cause: error });
+  }
+  return handle;
+}
+
+/** Whether a Kysely instance talks to PostgreSQL (for the few statements that must differ). */
+export function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }

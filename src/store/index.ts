@@ -1,4 +1,5 @@
-export { openDatabase, type Database, type DatabaseHandle, type OpenDatabaseOptions } from './database.ts';
+export { openDatabase, databaseOptionsOf, isPostgres, type Database, type DatabaseHandle, type OpenDatabaseOptions } from './database.ts';
+export { redactDatabaseUrl, type PostgresPoolOptions } from './postgres-dialect.ts';
 export { migrateToLatest, pendingMigrations, latestMigration, type MigrateReport } from './migrate.ts';
 export type { ConnectionStatus } from './schema.ts';
 export * from './integrations-table.ts';

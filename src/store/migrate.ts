@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isPostgres } from './database.ts';
 import { Migrator, type Migration, type MigrationResultSet } from 'kysely/migration';
 import * as initial from './migrations/0001-initial.ts';
 import * as refreshSafety from './migrations/0002-refresh-safety.ts';
@@ -22,13 +23,25 @@ export interface MigrateReport {
   current: string | null;
 }
 
-export async function migrateToLatest(db: Kysely<Schema>): Promise<MigrateReport> {
-  const migrator = new Migrator({
+/**
+ * The migrator. On PostgreSQL its bookkeeping tables live in the connection's current schema
+ * (`search_path`), named explicitly: Kysely otherwise looks for them in every schema, finds
+ * another schema's and skips creating its own. Kysely takes a PostgreSQL advisory lock for the
+ * run, so instances starting together migrate once.
+ */
+async function migratorFor(db: Kysely<Schema>): Promise<Migrator> {
+  const schema = isPostgres(db) ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  return new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
     migrationTableName: 'tokenkeeper_migrations',
     migrationLockTableName: 'tokenkeeper_migrations_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
+}
+
+export async function migrateToLatest(db: Kysely<Schema>): Promise<MigrateReport> {
+  const migrator = await migratorFor(db);
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -41,12 +54,7 @@ export async function migrateToLatest(db: Kysely<Schema>): Promise<MigrateReport
 }
 
 export async function pendingMigrations(db: Kysely<Schema>): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-    migrationTableName: 'tokenkeeper_migrations',
-    migrationLockTableName: 'tokenkeeper_migrations_lock',
-  });
+  const migrator = await migratorFor(db);
   const all = await migrator.getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

@@ -10,6 +10,7 @@ import { SANDBOX_DEFAULT_CLIENT, startSandbox, type SandboxOptions, type Sandbox
 import { ensureSandboxIntegration } from '../../src/server.ts';
 import { createTokenkeeper, type Tokenkeeper, type TokenkeeperOptions } from '../../src/service.ts';
 import { completeSandboxLogin } from './sandbox-login.ts';
+import { freshPostgresSchema, type TestDialect } from './test-database.ts';
 
 export const PUBLIC_URL = 'http://127.0.0.1:3170';
 export const CRON_SECRET = 'cron-secret-for-tests-0123456789';
@@ -37,11 +38,14 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   tokenTuning?: TokenkeeperOptions['tokenTuning'];
   fetch?: typeof fetch;
+  /** Storage: SQLite in the data dir (default), or a fresh schema of TEST_DATABASE_URL. */
+  dialect?: TestDialect;
 }
 
 /** A real Tokenkeeper (SQLite in a temp dir) beside a real sandbox provider, with a manual clock. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-test-'));
+  const postgres = options.dialect === 'postgres' ? await freshPostgresSchema() : null;
   const encryptionKeys = KeyRing.generateKeySpec('k1');
   const sandbox = await startSandbox({
     accessTokenTtlSeconds: 120,
@@ -58,6 +62,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       TOKENKEEPER_SWEEP_INTERVAL: '0',
       TOKENKEEPER_LOG_LEVEL: 'debug',
       TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
+      ...(postgres ? { DATABASE_URL: postgres.url, TOKENKEEPER_DB_STATEMENT_TIMEOUT_MS: '2000' } : {}),
       ...options.env,
     },
     dotenvPath: false,
@@ -141,6 +146,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await tk.close();
       await sandbox.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await postgres?.drop();
     },
   };
 }
