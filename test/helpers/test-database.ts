@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 
 /**
@@ -13,6 +16,10 @@ export function testDialects(): TestDialect[] {
   if (process.env.TEST_DATABASE_URL) return ['sqlite', 'postgres'];
   if (!warned) {
     warned = true;
+    // Test files run in separate processes under one runner: the first one says it, once.
+    const marker = join(tmpdir(), `tokenkeeper-test-pg-skipped-${process.ppid}`);
+    if (existsSync(marker)) return ['sqlite'];
+    writeFileSync(marker, '');
     process.stderr.write('PostgreSQL runs skipped: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them.\n');
   }
   return ['sqlite'];
