@@ -39,7 +39,7 @@ export interface Tokenkeeper {
   connect: ConnectFlow;
   jobs: JobRunner;
   scheduler: InProcessScheduler;
-  /** Starts the in-process scheduler (when the sweep interval is not 0). */
+  /** Starts the in-process scheduler (unless TOKENKEEPER_SCHEDULER is off or the sweep interval is 0). */
   startScheduler(): void;
   close(): Promise<void>;
 }
@@ -136,7 +136,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     jobs,
     scheduler,
     startScheduler: () => {
-      if (config.sweepIntervalSeconds > 0) scheduler.start({ runImmediately: true });
+      // TOKENKEEPER_SCHEDULER=off: the API only; an external cron drives the jobs through the cron routes.
+      if (config.scheduler === 'on' && config.sweepIntervalSeconds > 0) scheduler.start({ runImmediately: true });
     },
     close: async () => {
       if (closed) return;

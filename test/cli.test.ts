@@ -136,7 +136,8 @@ test('--help, no command and `help` print the overview listing every command', a
 test('every command and subcommand answers --help with its usage and exit 0', async () => {
   const env = await setup();
   const lines = [
-    ['serve'], ['sandbox'], ['migrate'], ['doctor'], ['keys'], ['integrations'], ['connections'], ['refresh'], ['rotate-keys'],
+    ['serve'], ['sandbox'], ['migrate'], ['doctor'], ['keys'], ['integrations'], ['connections'], ['refresh'], ['deploy'], ['rotate-keys'],
+    ['deploy', 'vercel-crons'],
     ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['keys', 'generate-encryption-key'],
     ['integrations', 'add'], ['integrations', 'list'], ['integrations', 'remove'],
     ['connections', 'list'], ['connections', 'show'], ['connections', 'delete'],

@@ -97,7 +97,7 @@ describe('the HTTP contract', () => {
       ['DELETE', '/v1/connections/con_aaaaaaaaaaaaaaaaaaaa/token', ['GET', 'HEAD']],
       ['GET', '/v1/connections/con_aaaaaaaaaaaaaaaaaaaa/refresh', ['POST']],
       ['POST', '/health', ['GET', 'HEAD']],
-      ['GET', '/v1/cron/refresh', ['POST']],
+      ['DELETE', '/v1/cron/refresh', ['GET', 'HEAD', 'POST']],
       ['PUT', '/v1/integrations/sandbox', ['DELETE', 'GET', 'HEAD', 'PATCH']],
       ['DELETE', '/', ['GET', 'HEAD']],
     ];
@@ -155,6 +155,7 @@ describe('the HTTP contract', () => {
     };
     const calls: { operationId: string; method: string; url: string; body?: unknown; headers?: Record<string, string> }[] = [
       { operationId: 'getHealth', method: 'GET', url: '/health' },
+      { operationId: 'getReady', method: 'GET', url: '/ready' },
       { operationId: 'getMetrics', method: 'GET', url: '/metrics' },
       { operationId: 'listIntegrations', method: 'GET', url: '/v1/integrations' },
       { operationId: 'createIntegration', method: 'POST', url: '/v1/integrations', body: customIntegration },
@@ -191,6 +192,8 @@ describe('the HTTP contract', () => {
       { operationId: 'runCronJob', method: 'POST', url: '/v1/cron/cleanup', headers: cron },
       { operationId: 'runCronJob', method: 'POST', url: '/v1/cron/nope', headers: cron },
       { operationId: 'runCronJob', method: 'POST', url: '/v1/cron/refresh', headers: { authorization: 'Bearer wrong' } },
+      { operationId: 'runCronJobByGet', method: 'GET', url: '/v1/cron/cleanup', headers: cron },
+      { operationId: 'runCronJobByGet', method: 'GET', url: '/v1/cron/cleanup', headers: { authorization: 'Bearer wrong' } },
       { operationId: 'listIntegrations', method: 'GET', url: '/v1/integrations', headers: { authorization: 'Bearer wrong' } },
     ];
 

@@ -1,6 +1,6 @@
 /**
  * The command line: `tokenkeeper serve | sandbox | migrate | doctor | keys | integrations |
- * connections | refresh | rotate-keys`. Commands call the same domain modules as http/.
+ * connections | refresh | deploy | rotate-keys`. Commands call the same domain modules as http/.
  * Each takes `(argv, io)` so tests and embedders run them in-process.
  */
 export { runCli, main, commands, overview } from './main.ts';

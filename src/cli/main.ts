@@ -46,6 +46,11 @@ export const commands: readonly Command[] = [
     load: async () => (await import('./refresh-command.ts')).runRefreshCommand,
   },
   {
+    name: 'deploy',
+    summary: 'print deployment configuration (vercel-crons: the vercel.json crons of the serverless shape)',
+    load: async () => (await import('./deploy-command.ts')).runDeployCommand,
+  },
+  {
     name: 'rotate-keys',
     summary: 're-encrypt every stored secret under the newest encryption key (resumable)',
     load: async () => (await import('./rotate-keys-command.ts')).runRotateKeysCommand,

@@ -25,6 +25,7 @@ export const configVariables: readonly ConfigVariable[] = Object.freeze(
     { name: 'TOKENKEEPER_LOG_LEVEL', secret: false },
     { name: 'TOKENKEEPER_LOG_FORMAT', secret: false },
     { name: 'TOKENKEEPER_SWEEP_INTERVAL', secret: false },
+    { name: 'TOKENKEEPER_SCHEDULER', secret: false },
     { name: 'TOKENKEEPER_REFRESH_BUFFER', secret: false },
     { name: 'TOKENKEEPER_REFRESH_TIMEOUT_MS', secret: false },
     { name: 'TOKENKEEPER_LEASE_MS', secret: false },

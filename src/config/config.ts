@@ -90,6 +90,14 @@ export interface Config {
   sweepIntervalSeconds: number;
 
   /**
+   * `TOKENKEEPER_SCHEDULER`: `on` (default) runs the scheduled jobs on in-process timers; `off`
+   * serves the API only, with no timer at all, for serverless deployments where a platform cron
+   * calls `POST /v1/cron/:job` (a function instance is frozen between requests, so its timers
+   * would fire late or never).
+   */
+  scheduler: 'on' | 'off';
+
+  /**
    * `TOKENKEEPER_REFRESH_BUFFER`: seconds before expiry at which a token counts as due for
    * refresh; the default for integrations that do not set their own. Default 300.
    */

@@ -89,6 +89,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   if (sweepIntervalSeconds > 0 && sweepIntervalSeconds < 5) {
     read.fail('TOKENKEEPER_SWEEP_INTERVAL', `${sweepIntervalSeconds} is too short; use 5 seconds or more, or 0 to turn the in-process scheduler off`);
   }
+  const scheduler = read.oneOf('TOKENKEEPER_SCHEDULER', ['on', 'off'] as const, 'on');
   const refreshBufferSeconds = read.integer('TOKENKEEPER_REFRESH_BUFFER', 300, { min: 0, max: 86_400, unit: 'seconds' });
   const refreshTimeoutMs = read.integer('TOKENKEEPER_REFRESH_TIMEOUT_MS', 10_000, { min: 100, max: 300_000, unit: 'milliseconds' });
   const leaseMs = read.integer('TOKENKEEPER_LEASE_MS', 30_000, { min: 1_000, max: 3_600_000, unit: 'milliseconds' });
@@ -150,6 +151,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     logLevel,
     logFormat,
     sweepIntervalSeconds,
+    scheduler,
     refreshBufferSeconds,
     refreshTimeoutMs,
     leaseMs,

@@ -1,13 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TokenkeeperError, isTokenkeeperError, isTransientError } from '../errors.ts';
+import { checkReadiness, checkStorage } from '../health/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { CallbackError } from '../tokens/index.ts';
 import { renderMessagePage, sendHtmlPage } from '../web/index.ts';
 import { requireCronSecret, requireMetricsToken } from './auth.ts';
 import { toTokenkeeperError } from './error-mapper.ts';
-import { CronJobParams, errorResponses, Health, JobReport, NoQuery, ref } from './schemas/index.ts';
+import { CronJobParams, errorResponses, Health, JobReport, NoQuery, Ready, ref } from './schemas/index.ts';
 
 export const VERSION = '0.1.0';
 
@@ -23,7 +24,7 @@ function sendErrorPage(reply: FastifyReply, error: TokenkeeperError): FastifyRep
   return sendHtmlPage(reply, error.status, renderMessagePage({ title: 'Connection not completed', message: error.message, code: error.code, ok: false, hint: hints[error.code] }));
 }
 
-/** Routes without an API key: health, metrics, OpenAPI, the connect link and the OAuth callback, cron. */
+/** Routes without an API key: health, readiness, metrics, OpenAPI, the connect link and the OAuth callback, cron. */
 export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, metrics: Metrics): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const healthSchema = {
@@ -36,12 +37,25 @@ export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
     response: { 200: ref(Health, 'Storage is reachable.'), 503: ref(Health, 'Storage is unreachable: take this instance out of rotation.') },
   };
   app.get('/health', { schema: healthSchema }, async (_request, reply) => {
-    try {
-      await tk.database.ping();
-      return reply.send({ status: 'ok', version: VERSION, storage: { status: 'ok', dialect: tk.database.dialect } });
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', version: VERSION, storage: { status: 'unreachable', dialect: tk.database.dialect } });
-    }
+    const storage = await checkStorage(tk.database);
+    return reply.code(storage.status === 'ok' ? 200 : 503).send({ status: storage.status === 'ok' ? 'ok' : 'unavailable', version: VERSION, storage });
+  });
+
+  const readySchema = {
+    operationId: 'getReady',
+    tags: ['operations'],
+    summary: 'Whether this instance should take traffic',
+    description:
+      'For readiness probes: 200 when the database answers and every migration this version expects is applied; 503 (same body) when the database is unreachable or migrations are pending (run `tokenkeeper migrate`). `/health` stays 200 meanwhile: the process is alive. Needs no API key.',
+    security: [],
+    querystring: NoQuery,
+    response: { 200: ref(Ready, 'Ready to serve.'), 503: ref(Ready, 'Not ready: the database is unreachable or behind this version.') },
+  };
+  app.get('/ready', { schema: readySchema }, async (_request, reply) => {
+    const readiness = await checkReadiness(tk.database);
+    return reply
+      .code(readiness.ready ? 200 : 503)
+      .send({ status: readiness.ready ? 'ready' : 'not_ready', version: VERSION, storage: readiness.storage, migrations: readiness.migrations });
   });
 
   const metricsDocument = {
@@ -135,8 +149,23 @@ export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
     },
   };
   // The secret is checked on request, before validation: a caller without it learns nothing about the route.
-  app.post('/v1/cron/:job', { schema: cronSchema, onRequest: requireCronSecret(tk.config.cronSecret) }, async (request) => {
+  const runJob = async (request: { params: { job: string } }) => {
     if (!tk.jobs.get(request.params.job)) throw new TokenkeeperError('unknown_job', `No job "${request.params.job}". Jobs: ${tk.jobs.names().join(', ')}.`);
     return tk.jobs.run(request.params.job);
-  });
+  };
+  app.post('/v1/cron/:job', { schema: cronSchema, onRequest: requireCronSecret(tk.config.cronSecret) }, runJob);
+  // Vercel's cron (and other platform schedulers) can only send GET: the same job, the same secret.
+  app.get(
+    '/v1/cron/:job',
+    {
+      schema: {
+        ...cronSchema,
+        operationId: 'runCronJobByGet',
+        summary: 'Run a scheduled job (GET, for platform crons)',
+        description: `${cronSchema.description} The same as the POST, for schedulers that can only send GET (Vercel Cron Jobs).`,
+      },
+      onRequest: requireCronSecret(tk.config.cronSecret),
+    },
+    runJob,
+  );
 }

@@ -1,12 +1,31 @@
 import Type from 'typebox';
 import { stringEnum } from './schema-builders.ts';
 
+const Storage = Type.Object({
+  status: stringEnum(['ok', 'unreachable']),
+  dialect: stringEnum(['sqlite', 'postgresql'], 'The database in use: SQLite (one process) or PostgreSQL (`DATABASE_URL`).'),
+});
+
 /** `GET /health`: the same shape for 200 and 503, so a load balancer and a person read one thing. */
 export const Health = Type.Object(
   {
     status: stringEnum(['ok', 'unavailable']),
     version: Type.String(),
-    storage: Type.Object({ status: stringEnum(['ok', 'unreachable']), dialect: Type.String({ description: 'The storage in use.' }) }),
+    storage: Storage,
   },
   { $id: 'Health', description: 'Whether this instance can serve: its storage is reachable.' },
+);
+
+/** `GET /ready`: the same shape for 200 and 503; the migrations say why an instance with a reachable database is not ready. */
+export const Ready = Type.Object(
+  {
+    status: stringEnum(['ready', 'not_ready']),
+    version: Type.String(),
+    storage: Storage,
+    migrations: Type.Object({
+      status: stringEnum(['applied', 'pending', 'unknown'], '`unknown` when the database is unreachable.'),
+      pending: Type.Array(Type.String(), { description: 'Migrations this version expects that the database has not applied; run `tokenkeeper migrate`.' }),
+    }),
+  },
+  { $id: 'Ready', description: 'Whether this instance should take traffic: its database is reachable and fully migrated.' },
 );

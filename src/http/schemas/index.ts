@@ -3,7 +3,7 @@ import { ConnectSession } from './connect-session.ts';
 import { Connection } from './connection.ts';
 import { ConnectionEvent } from './connection-event.ts';
 import { ErrorBody } from './error-body.ts';
-import { Health } from './health.ts';
+import { Health, Ready } from './health.ts';
 import { Integration } from './integration.ts';
 import { JobReport } from './job-report.ts';
 import { OwnerToken, Token } from './token.ts';
@@ -18,7 +18,7 @@ export { ConnectSession, ConnectSessionCreate } from './connect-session.ts';
 export { Connection, ConnectionDeleted, ConnectionImport, ConnectionList, ConnectionListQuery } from './connection.ts';
 export { ConnectionEvent, ConnectionEventList, ConnectionEventQuery } from './connection-event.ts';
 export { apiErrorResponses, ErrorBody, errorResponses } from './error-body.ts';
-export { Health } from './health.ts';
+export { Health, Ready } from './health.ts';
 export { Integration, IntegrationCreate, IntegrationDeleteQuery, IntegrationList, IntegrationUpdate } from './integration.ts';
 export { JobReport } from './job-report.ts';
 export { ApiKeyIdParams, ConnectionIdParams, CronJobParams, IntegrationKeyParams } from './path-params.ts';
@@ -28,4 +28,4 @@ export { NoQuery } from './no-query.ts';
 export { OwnerId } from './owner-id.ts';
 
 /** The named shapes, registered with `app.addSchema`: `$ref`ed by the routes, `components.schemas` in the OpenAPI document. */
-export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health];
+export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health, Ready];
