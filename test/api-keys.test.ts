@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createApiKey, revokeApiKeyById } from '../src/http/index.ts';
+import { buildHttpApp, createApiKey, revokeApiKeyById } from '../src/http/index.ts';
+import { createTokenkeeper } from '../src/service.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { testDialects } from './helpers/test-database.ts';
+import { until } from './helpers/waiting.ts';
 
 for (const dialect of testDialects()) {
   describe(`API keys over the API (${dialect})`, () => {
@@ -32,7 +34,12 @@ for (const dialect of testDialects()) {
 
       assert.equal((await withKey(created.body.key, 'GET', '/v1/connections')).status, 200, 'the new key works');
 
-      const listed = await h.api('GET', '/v1/api-keys');
+      // `last_used_at` is written beside the request, not on its path: it lands moments later.
+      let listed = await h.api('GET', '/v1/api-keys');
+      await until(async () => {
+        listed = await h.api('GET', '/v1/api-keys');
+        return listed.body.data.find((k: { id: string }) => k.id === created.body.id)?.last_used_at !== null;
+      }, 'last_used_at to be written', 5_000);
       assert.equal(listed.status, 200);
       const entry = listed.body.data.find((k: { id: string }) => k.id === created.body.id);
       assert.deepEqual(Object.keys(entry).sort(), ['created_at', 'id', 'last_used_at', 'name', 'prefix', 'revoked_at']);
@@ -119,6 +126,24 @@ for (const dialect of testDialects()) {
       // Revoked by another process (the CLI): this instance learns of it when its cache entry lapses.
       await revokeApiKeyById(h.tk.database.db, h.clock, record.id);
       h.clock.advance(31_000);
+      assert.equal((await call()).status, 401);
+    });
+
+    test('a key revoked through another instance is refused here within one second', async (t) => {
+      const h = await startHarness({ dialect });
+      const other = await createTokenkeeper({ config: h.config, clock: h.clock, logger: h.logger });
+      const otherHttp = await buildHttpApp(other);
+      t.after(async () => {
+        await otherHttp.app.close();
+        await other.close();
+        await h.close();
+      });
+      const { key, record } = await createApiKey(h.tk.database.db, h.clock, 'revoked-elsewhere');
+      const call = () => h.api('GET', '/v1/connections', undefined, { authorization: `Bearer ${key}` });
+      assert.equal((await call()).status, 200, 'verified and cached on this instance');
+      const revoked = await otherHttp.app.inject({ method: 'DELETE', url: `/v1/api-keys/${record.id}`, headers: { authorization: `Bearer ${h.apiKey}` } });
+      assert.equal(revoked.statusCode, 200);
+      h.clock.advance(1_001);
       assert.equal((await call()).status, 401);
     });
 

@@ -70,9 +70,11 @@ export function apiKeyToJson(record: ApiKeyRecord): Record<string, unknown> {
 
 /**
  * Verifies bearer API keys with a short in-process cache of successful lookups, so the token
- * hot path does not hit the database per request. A key revoked by another process stops
- * working within `cacheMs` (on the injected clock); one revoked through this process at once,
- * because the revoking route calls `forget`.
+ * hot path does not hit the database per request. A key revoked by another process (another
+ * instance, or `tokenkeeper keys revoke`) stops working within `cacheMs` — one second, the bound
+ * every cache keeps across processes (invariant 10) — on the injected clock; one revoked through
+ * this process at once, because the revoking route calls `forget`. A second per key costs one
+ * indexed read per key per second: nothing the token route notices.
  */
 export class ApiKeyVerifier {
   /**
@@ -91,7 +93,10 @@ export class ApiKeyVerifier {
   private readonly clock: Clock;
   private readonly cacheMs: number;
 
-  constructor(db: Database, clock: Clock, cacheMs = 30_000) {
+  /** When each key's `last_used_at` was last written: at most once a minute, never awaited. */
+  private readonly touchedAt = new Map<string, number>();
+
+  constructor(db: Database, clock: Clock, cacheMs = 1_000) {
     this.db = db;
     this.clock = clock;
     this.cacheMs = cacheMs;
@@ -116,7 +121,13 @@ export class ApiKeyVerifier {
     }
     if (this.cache.size > 10_000) this.cache.clear();
     if (generation === this.generation) this.cache.set(key, { id: record.id, until: now + this.cacheMs });
-    await touchApiKey(this.db, record.id, this.clock.now()).catch(() => undefined);
+    // `last_used_at` is bookkeeping: written at most once a minute, and never on the request's
+    // path (a busy database must not slow down or fail a request whose key is valid).
+    if (now - (this.touchedAt.get(record.id) ?? -Infinity) >= 60_000) {
+      if (this.touchedAt.size > 10_000) this.touchedAt.clear();
+      this.touchedAt.set(record.id, now);
+      void touchApiKey(this.db, record.id, now).catch(() => undefined);
+    }
     return record.id;
   }
 
