@@ -431,9 +431,9 @@ describe('sandbox OAuth provider', () => {
     sandbox.resetFaults();
     await refresh(sandbox, tokens.refresh_token!);
     await tokenJson(sandbox, { grant_type: 'client_credentials' });
-    assert.deepEqual(sandbox.stats(), { tokenRequests: 3, byGrantType: { refresh_token: 2, client_credentials: 1 } });
+    assert.deepEqual(sandbox.stats(), { tokenRequests: 3, byGrantType: { refresh_token: 2, client_credentials: 1 }, rateLimited: 0, maxInFlight: 1 });
     sandbox.resetStats();
-    assert.deepEqual(sandbox.stats(), { tokenRequests: 0, byGrantType: {} });
+    assert.deepEqual(sandbox.stats(), { tokenRequests: 0, byGrantType: {}, rateLimited: 0, maxInFlight: 0 });
   });
 
   describe('admin routes over HTTP', () => {
@@ -473,9 +473,9 @@ describe('sandbox OAuth provider', () => {
       assert.equal((await refresh(sandbox, tokens.refresh_token!)).body.error, 'invalid_grant');
 
       const stats = (await (await fetch(`${sandbox.issuer}/_sandbox/stats`)).json()) as { tokenRequests: number; byGrantType: Record<string, number> };
-      assert.deepEqual(stats, { tokenRequests: 2, byGrantType: { authorization_code: 1, refresh_token: 1 } });
+      assert.deepEqual(stats, { tokenRequests: 2, byGrantType: { authorization_code: 1, refresh_token: 1 }, rateLimited: 0, maxInFlight: 1 });
       const reset = await fetch(`${sandbox.issuer}/_sandbox/stats/reset`, { method: 'POST' });
-      assert.deepEqual(await reset.json(), { tokenRequests: 0, byGrantType: {} });
+      assert.deepEqual(await reset.json(), { tokenRequests: 0, byGrantType: {}, rateLimited: 0, maxInFlight: 0 });
     });
   });
 

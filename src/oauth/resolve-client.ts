@@ -2,7 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { systemClock, type Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import {
-  getProvider, isAllowedEndpointUrl, validateIntegrationSettings,
+  effectiveRateLimit, getProvider, isAllowedEndpointUrl, validateIntegrationSettings,
   type IntegrationSettings, type ProviderEntry,
 } from '../providers/index.ts';
 import { attachInternals } from './client-internals.ts';
@@ -57,7 +57,7 @@ export async function resolveProviderClient(integration: IntegrationForClient, o
   return client;
 }
 
-/** The entry as this integration sees it: settings override separator, PKCE, auth method, lifetime, params. */
+/** The entry as this integration sees it: settings override separator, PKCE, auth method, lifetime, params, rate limit. */
 function applySettings(entry: ProviderEntry, settings: IntegrationSettings): ProviderEntry {
   return Object.freeze({
     ...entry,
@@ -68,6 +68,7 @@ function applySettings(entry: ProviderEntry, settings: IntegrationSettings): Pro
     defaultAccessTokenLifetimeSeconds: settings.defaultAccessTokenLifetimeSeconds !== undefined
       ? settings.defaultAccessTokenLifetimeSeconds
       : entry.defaultAccessTokenLifetimeSeconds,
+    rateLimit: effectiveRateLimit(entry.rateLimit, settings),
   });
 }
 

@@ -53,7 +53,7 @@ export interface ProviderEntry {
    */
   defaultAccessTokenLifetimeSeconds: number | null;
   /** Outbound, client-side limits for calls to this provider's token endpoint. */
-  rateLimit: { requestsPerMinute: number; concurrency: number };
+  rateLimit: RateLimit;
   /** Integration settings that must be present (e.g. oidc: ['issuer']). */
   requiredSettings: Array<keyof IntegrationSettings>;
   quirks: ProviderQuirks;
@@ -114,4 +114,15 @@ export interface IntegrationSettings {
    * idle for half of it. null: they do not die unused.
    */
   refreshTokenMaxIdleDays?: number | null;
+  /**
+   * Client-side outbound limits for this integration, field by field over the catalog's
+   * `rateLimit` (e.g. a provider app with a lower quota than the catalog assumes).
+   */
+  rateLimit?: Partial<RateLimit>;
+}
+
+/** Outbound calls to one integration's provider: a token bucket per minute plus a concurrency cap. */
+export interface RateLimit {
+  requestsPerMinute: number;
+  concurrency: number;
 }

@@ -2,11 +2,12 @@ import { closestMatch } from '../closest-match.ts';
 import { getProvider } from './catalog.ts';
 import { MAX_LIFETIME_SECONDS } from './lifetime-limits.ts';
 import { isAllowedEndpointUrl } from './loopback.ts';
+import { validateRateLimitSetting } from './rate-limit-setting.ts';
 import type { IntegrationSettings } from './types.ts';
 
 const ENDPOINT_FIELDS = ['issuer', 'authorizationEndpoint', 'tokenEndpoint', 'revocationEndpoint', 'userinfoEndpoint'] as const;
 const KNOWN_FIELDS = new Set<string>([
-  ...ENDPOINT_FIELDS, 'tenant', 'authorizationParams', 'scopeSeparator', 'clientAuth', 'pkce', 'defaultAccessTokenLifetimeSeconds', 'refreshTokenMaxIdleDays',
+  ...ENDPOINT_FIELDS, 'tenant', 'authorizationParams', 'scopeSeparator', 'clientAuth', 'pkce', 'defaultAccessTokenLifetimeSeconds', 'refreshTokenMaxIdleDays', 'rateLimit',
 ]);
 
 /**
@@ -110,6 +111,12 @@ export function validateIntegrationSettings(providerKey: string, settings: unkno
     if (value !== null && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 3650)) {
       problems.push('refreshTokenMaxIdleDays must be a positive number of days (at most 3650) or null');
     } else out.refreshTokenMaxIdleDays = value;
+  }
+
+  if (input.rateLimit !== undefined) {
+    const checked = validateRateLimitSetting(input.rateLimit);
+    problems.push(...checked.problems);
+    out.rateLimit = checked.rateLimit;
   }
 
   for (const required of provider.requiredSettings) {

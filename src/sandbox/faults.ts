@@ -35,6 +35,13 @@ export interface SandboxFaults {
    * as a string, or `-5`); null leaves it alone. Tokens still expire at their real time.
    */
   expiresInValue: number | string | null;
+  /**
+   * Enforces a provider rate limit: above this many token requests in the current one-second
+   * window (which starts at the first request after the last one ended), requests are answered
+   * 429 `temporarily_unavailable` with `Retry-After: 1` and counted in the stats' `rateLimited`.
+   * null: no limit.
+   */
+  rateLimitPerSecond: number | null;
 }
 
 export const DEFAULT_FAULTS: Readonly<SandboxFaults> = Object.freeze({
@@ -48,6 +55,7 @@ export const DEFAULT_FAULTS: Readonly<SandboxFaults> = Object.freeze({
   garbage: false,
   omitExpiresIn: false,
   expiresInValue: null,
+  rateLimitPerSecond: null,
 });
 
 type Check = (value: unknown) => boolean;
@@ -64,6 +72,7 @@ const CHECKS: Record<keyof SandboxFaults, [Check, string]> = {
   garbage: [(value) => typeof value === 'boolean', 'true or false'],
   omitExpiresIn: [(value) => typeof value === 'boolean', 'true or false'],
   expiresInValue: [(value) => value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)), 'a number, a string or null'],
+  rateLimitPerSecond: [(value) => value === null || (Number.isSafeInteger(value) && (value as number) >= 1), 'a positive integer or null'],
 };
 
 /**

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Middleware } from 'oidc-provider';
 import { decideFault, type SandboxFaults } from './faults.ts';
 import { BodyTooLargeError, readBody, sendJson } from './http-helpers.ts';
+import { RateLimitWindow } from './rate-limit-window.ts';
 import type { TokenRequestStats } from './token-request-stats.ts';
 
 /** oidc-provider itself refuses bodies above 56 KiB; a little headroom so it gives that answer. */
@@ -28,7 +29,15 @@ export interface TokenEndpointInput {
  */
 export function createTokenEndpoint(input: TokenEndpointInput) {
   const refreshes = new RefreshSerializer();
+  const rateWindow = new RateLimitWindow();
   return async function handleTokenRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // In flight until the answer is out (or the connection gone), whoever writes it.
+    input.stats.entered();
+    res.once('close', () => input.stats.left());
+    await handle(req, res);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: Buffer;
     try {
       body = await readBody(req, TOKEN_BODY_LIMIT_BYTES);
@@ -40,6 +49,9 @@ export function createTokenEndpoint(input: TokenEndpointInput) {
 
     const form = formOf(req, body);
     input.stats.record(form?.get('grant_type') ?? undefined);
+    // Throttled on arrival, as a provider's gateway does; the answer still waits out any latency.
+    const perSecond = input.faults().rateLimitPerSecond;
+    const overRateLimit = perSecond !== null && !rateWindow.admit(perSecond, Date.now());
 
     const latencyMs = input.faults().latencyMs;
     if (latencyMs > 0) {
@@ -53,6 +65,11 @@ export function createTokenEndpoint(input: TokenEndpointInput) {
 
     // Read the switches again after the delay: they may have changed meanwhile, and a
     // `next…Count` must count down on the current setting.
+    if (overRateLimit) {
+      input.stats.recordRateLimited();
+      sendJson(res, 429, { error: 'temporarily_unavailable', error_description: 'Too many requests (sandbox rate limit).' }, { 'retry-after': '1' });
+      return;
+    }
     const decision = decideFault(input.faults(), input.random);
     switch (decision.kind) {
       case 'rate_limited':
@@ -78,7 +95,7 @@ export function createTokenEndpoint(input: TokenEndpointInput) {
         else await input.provider(replayRequest(req, body), res);
       }
     }
-  };
+  }
 }
 
 function formOf(req: IncomingMessage, body: Buffer): URLSearchParams | undefined {

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
-import type { ProviderEntry } from '../providers/index.ts';
+import { effectiveRateLimit, type ProviderEntry } from '../providers/index.ts';
 import type { IntegrationRecord } from '../store/index.ts';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -23,7 +23,7 @@ export interface OutboundPermit {
 }
 
 interface GuardedIntegration {
-  record: Pick<IntegrationRecord, 'id' | 'key'>;
+  record: Pick<IntegrationRecord, 'id' | 'key' | 'settings'>;
   provider: Pick<ProviderEntry, 'key' | 'displayName' | 'rateLimit'>;
 }
 
@@ -35,7 +35,7 @@ interface GuardedIntegration {
  */
 export class OutboundGuard {
   private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly limiters = new Map<string, RateLimiter>();
+  private readonly limiters = new Map<string, { limits: string; limiter: RateLimiter }>();
   private readonly clock: Clock;
   private readonly events: EventBus;
   private readonly circuit: CircuitBreakerOptions;
@@ -116,9 +116,18 @@ export class OutboundGuard {
     return breaker;
   }
 
+  /**
+   * One limiter per integration, under the catalog's limits or the integration's `rateLimit`
+   * setting. An integration updated with other limits gets a fresh limiter; permits already
+   * handed out release into the old one, which nothing acquires from any more.
+   */
   private limiterFor(integration: GuardedIntegration): RateLimiter {
-    let limiter = this.limiters.get(integration.record.id);
-    if (!limiter) this.limiters.set(integration.record.id, (limiter = new RateLimiter(integration.provider.rateLimit, this.clock)));
+    const rateLimit = effectiveRateLimit(integration.provider.rateLimit, integration.record.settings);
+    const limits = `${rateLimit.requestsPerMinute}/${rateLimit.concurrency}`;
+    const current = this.limiters.get(integration.record.id);
+    if (current?.limits === limits) return current.limiter;
+    const limiter = new RateLimiter(rateLimit, this.clock);
+    this.limiters.set(integration.record.id, { limits, limiter });
     return limiter;
   }
 }
