@@ -38,22 +38,7 @@ export function databaseOptionsOf(config: {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.postgres) return openPostgresDatabase(options.postgres);
   if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
-  const { dialect } = openSqlite({ path: options.sqlitePath });
-  const db = new Kysely<Schema>({ dialect });
-  let closed = false;
-  return {
-    db,
-    dialect: 'sqlite',
-    location: options.sqlitePath,
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await db.destroy();
-    },
-  };
+  return handleOf(new Kysely<Schema>({ dialect: openSqlite({ path: options.sqlitePath }).dialect }), 'sqlite', options.sqlitePath);
 }
 
 /**
@@ -61,13 +46,23 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
  * unreachable `DATABASE_URL` stops start-up with a clear message instead of failing later.
  */
 async function openPostgresDatabase(options: PostgresPoolOptions): Promise<DatabaseHandle> {
-  const { dialect } = openPostgres(options);
-  const db = new Kysely<Schema>({ dialect });
   const location = redactDatabaseUrl(options.url);
+  const handle = handleOf(new Kysely<Schema>({ dialect: openPostgres(options).dialect }), 'postgres', location);
+  try {
+    await handle.ping();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot connect to PostgreSQL at ${location} (DATABASE_URL): ${reason}`, { cause: error });
+  }
+  return handle;
+}
+
+function handleOf(db: Database, dialect: DatabaseHandle['dialect'], location: string): DatabaseHandle {
   let closed = false;
-  const handle: DatabaseHandle = {
+  return {
     db,
-    dialect: 'postgres',
+    dialect,
     location,
     ping: async () => {
       await sql`select 1`.execute(db);
@@ -78,14 +73,6 @@ async function openPostgresDatabase(options: PostgresPoolOptions): Promise<Datab
       await db.destroy();
     },
   };
-  try {
-    await handle.ping();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot connect to PostgreSQL at ${location} (DATABASE_URL): ${reason}`, { cause: error });
-  }
-  return handle;
 }
 
 /** Whether a Kysely instance talks to PostgreSQL (for the few statements that must differ). */
