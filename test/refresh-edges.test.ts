@@ -42,6 +42,16 @@ async function lockHolder(h: Harness, dialect: TestDialect): Promise<{ lock(): P
   };
 }
 
+/** Runs `call` with the sandbox's fault switches set, and turns them off again whatever happens. */
+async function withFaults<T>(h: Harness, faults: Parameters<Harness['sandbox']['setFaults']>[0], call: () => Promise<T>): Promise<T> {
+  h.sandbox.setFaults(faults);
+  try {
+    return await call();
+  } finally {
+    h.sandbox.resetFaults();
+  }
+}
+
 /** Moves the clock just past the connection's cooldown (not further: ID tokens are checked against it). */
 async function pastCooldown(h: Harness, id: string): Promise<void> {
   const row = (await findConnection(h.tk.database.db, id))!;
@@ -140,12 +150,7 @@ for (const dialect of testDialects()) {
       assert.ok(await refreshTokenWorks(h, await storedRefreshToken(h, id)));
       h.tk.tokens.forget(id);
       h.clock.advance(100_000);
-      h.sandbox.setFaults({ errorRate5xx: 1 });
-      try {
-        assert.equal((await h.api('GET', `/v1/connections/${id}/token?min_validity=60`)).status, 503);
-      } finally {
-        h.sandbox.resetFaults();
-      }
+      assert.equal((await withFaults(h, { errorRate5xx: 1 }, () => h.api('GET', `/v1/connections/${id}/token?min_validity=60`))).status, 503);
       assert.notEqual((await findConnection(h.tk.database.db, id))!.unansweredRefreshAt, null, 'a 503 says nothing about the earlier request');
       await pastCooldown(h, id);
       const response = await h.api('GET', `/v1/connections/${id}/token`);
@@ -155,12 +160,7 @@ for (const dialect of testDialects()) {
     test('an answered failure of our own clears our own mark: a later invalid_grant is an ordinary revocation', async () => {
       const id = await h.connect('own-mark-owner', 'owen');
       h.clock.advance(100_000);
-      h.sandbox.setFaults({ errorRate5xx: 1 });
-      try {
-        assert.equal((await h.api('GET', `/v1/connections/${id}/token?min_validity=60`)).status, 503);
-      } finally {
-        h.sandbox.resetFaults();
-      }
+      assert.equal((await withFaults(h, { errorRate5xx: 1 }, () => h.api('GET', `/v1/connections/${id}/token?min_validity=60`))).status, 503);
       assert.equal((await findConnection(h.tk.database.db, id))!.unansweredRefreshAt, null);
       await h.sandbox.revokeGrants('owen');
       await pastCooldown(h, id);
@@ -250,13 +250,8 @@ for (const dialect of testDialects()) {
     test('Retry-After: 86400 is capped by the maximum cooldown and counted as a transient failure', async () => {
       const id = await h.connect('retry-owner', 'rita');
       h.clock.advance(100_000);
-      h.sandbox.setFaults({ errorRate429: 1, retryAfterSeconds: 86_400 });
-      try {
-        const response = await h.api('GET', `/v1/connections/${id}/token?min_validity=60`);
-        assert.equal(response.status, 503);
-      } finally {
-        h.sandbox.resetFaults();
-      }
+      const response = await withFaults(h, { errorRate429: 1, retryAfterSeconds: 86_400 }, () => h.api('GET', `/v1/connections/${id}/token?min_validity=60`));
+      assert.equal(response.status, 503);
       const row = (await findConnection(h.tk.database.db, id))!;
       assert.equal(row.status, 'active');
       assert.equal(row.failureCount, 1);

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import { extendLease, isStorageUnavailable, updateConnectionFenced, type ConnectionPatch, type ConnectionRecord, type Database } from '../store/index.ts';
-import { sleep } from './backoff.ts';
+import { sleep, waitAtMost } from './backoff.ts';
 import type { CacheEntry } from './token-cache.ts';
 
 export interface PendingCommitsOptions {
@@ -64,7 +64,7 @@ export class PendingCommits {
    */
   async drain(timeoutMs: number): Promise<number> {
     const all = [...this.pending.values()].map((pending) => pending.done);
-    if (all.length > 0) await Promise.race([Promise.allSettled(all), sleep(timeoutMs)]);
+    if (all.length > 0) await waitAtMost(Promise.allSettled(all), timeoutMs);
     this.stopped = true;
     for (const [id] of this.pending) {
       this.options.logger.error('shutting down with a refreshed token set that could not be stored; the connection will likely need the user again', { connectionId: id });

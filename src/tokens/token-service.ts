@@ -6,7 +6,7 @@ import type { EventBus, RefreshTrigger } from '../events.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
 import { findConnection, type ConnectionRecord, type Database, type IntegrationRecord } from '../store/index.ts';
-import { sleep, type BackoffPolicy } from './backoff.ts';
+import { waitAtMost, type BackoffPolicy } from './backoff.ts';
 import { OutboundGuard } from './outbound-guard.ts';
 import { RefreshCommits } from './refresh-commits.ts';
 import type { RefreshOutcome, RefreshRequest } from './refresh-request.ts';
@@ -228,9 +228,7 @@ export class TokenService {
    */
   async refreshIfDue(id: string, trigger: 'sweep' | 'idle' | 'system'): Promise<'refreshed' | 'skipped' | 'failed' | 'needs_reauth'> {
     try {
-      const entry = await this.load(id);
-      const view = await this.options.integrations.recordById(entry.record.integrationId);
-      assertUsable(entry.record, view.record);
+      // The refresh path reads the row and checks it is usable: nothing to read here first.
       const needMs = trigger === 'idle' ? () => Number.POSITIVE_INFINITY : sweepThresholdMs;
       // The rate-limiter wait is spent before the lease is taken, so the sweep may wait long.
       const outcome = await this.refresh(id, { trigger, needMs, force: trigger === 'idle', maxAttempts: 1, rateWaitMs: 30_000 });
@@ -269,12 +267,20 @@ export class TokenService {
    * commits a last chance. Leases end with their commits. Resolves with how many token sets could
    * not be stored.
    */
-  async drain(): Promise<number> {
+  drain(): Promise<number> {
+    // The server drains while it stops taking requests, then `close()` drains again: once is enough.
+    this.draining ??= this.drainOnce();
+    return this.draining;
+  }
+
+  private draining: Promise<number> | undefined;
+
+  private async drainOnce(): Promise<number> {
     this.closing = true;
     const running = [...this.inflight.values()].map((flight) => flight.promise.catch(() => undefined));
     if (running.length > 0) {
       this.options.logger.info('waiting for refreshes in flight', { count: running.length });
-      await Promise.race([Promise.allSettled(running), sleep(this.options.leaseMs)]);
+      await waitAtMost(Promise.allSettled(running), this.options.leaseMs);
     }
     return this.commits.pending.drain(5_000);
   }
