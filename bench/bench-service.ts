@@ -5,8 +5,9 @@ import { loadConfig } from '../src/config/index.ts';
 import { KeyRing } from '../src/crypto/index.ts';
 import { createApiKey } from '../src/http/index.ts';
 import type { SandboxServer } from '../src/sandbox/index.ts';
-import { SANDBOX_INTEGRATION_KEY, startServer, type RunningServer } from '../src/server.ts';
+import { ensureSandboxIntegration, SANDBOX_INTEGRATION_KEY, startServer, type RunningServer } from '../src/server.ts';
 import { completeSandboxLogin } from '../test/helpers/sandbox-login.ts';
+import { fetchToken } from './expired-burst.ts';
 import { findFreePort } from './free-port.ts';
 
 /** The bare baseline route: same Fastify instance, no auth, a fixed JSON body. */
@@ -19,11 +20,25 @@ export const BARE_PATH = '/bench/bare';
  */
 export const TOKEN_TTL_SECONDS = 3600;
 
+export interface BenchServiceOptions {
+  /** PostgreSQL (a `DATABASE_URL`) instead of SQLite in the temp dir. */
+  databaseUrl?: string;
+  /**
+   * A sandbox already running, shared with other services and `tokenkeeper serve` processes;
+   * the service then starts none of its own. Default: its own, as `npm start` does.
+   */
+  sandbox?: SandboxServer;
+  /** `TOKENKEEPER_ENCRYPTION_KEYS`; default a fresh key. Share it with processes on the same database. */
+  encryptionKeys?: string;
+}
+
 export interface BenchService {
   running: RunningServer;
   sandbox: SandboxServer;
   /** Where the service listens, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** The `TOKENKEEPER_ENCRYPTION_KEYS` it runs with. */
+  encryptionKeys: string;
   /** A real API key (created like `tokenkeeper keys create`). */
   apiKey: string;
   /** Sets the body the bare route answers with from now on. */
@@ -34,24 +49,27 @@ export interface BenchService {
 }
 
 /**
- * The real service, in this process: SQLite in a temp dir, the sandbox provider beside it
- * with the ready `sandbox` integration, started by the same `startServer` as `npm start`.
+ * The real service, in this process: SQLite in a temp dir (or the given PostgreSQL), the sandbox
+ * provider beside it with the ready `sandbox` integration, started by the same `startServer` as
+ * `npm start`.
  */
-export async function startBenchService(): Promise<BenchService> {
+export async function startBenchService(options: BenchServiceOptions = {}): Promise<BenchService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-bench-'));
   const [port, sandboxPort] = await Promise.all([findFreePort(), findFreePort()]);
   const url = `http://127.0.0.1:${port}`;
+  const encryptionKeys = options.encryptionKeys ?? KeyRing.generateKeySpec('k1');
   const config = loadConfig({
     env: {
       TOKENKEEPER_DATA_DIR: dataDir,
-      TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
-      TOKENKEEPER_SANDBOX: 'true',
+      TOKENKEEPER_ENCRYPTION_KEYS: encryptionKeys,
+      TOKENKEEPER_SANDBOX: options.sandbox ? 'false' : 'true',
       TOKENKEEPER_PORT: String(port),
       TOKENKEEPER_SANDBOX_PORT: String(sandboxPort),
       TOKENKEEPER_PUBLIC_URL: url,
       TOKENKEEPER_SANDBOX_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
       TOKENKEEPER_SWEEP_INTERVAL: '0',
       TOKENKEEPER_LOG_LEVEL: 'warn',
+      ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     },
     dotenvPath: false,
   });
@@ -70,8 +88,9 @@ export async function startBenchService(): Promise<BenchService> {
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-  const sandbox = running.sandbox;
+  const sandbox = options.sandbox ?? running.sandbox;
   if (!sandbox) throw new Error('the sandbox did not start although TOKENKEEPER_SANDBOX=true');
+  if (options.sandbox) await ensureSandboxIntegration(running.tk, options.sandbox);
   const { key: apiKey } = await createApiKey(running.tk.database.db, running.tk.clock, 'bench');
 
   const connectAccount = async (ownerId: string): Promise<string> => {
@@ -96,6 +115,7 @@ export async function startBenchService(): Promise<BenchService> {
     running,
     sandbox,
     url,
+    encryptionKeys,
     apiKey,
     setBareBody: (body) => {
       bareBody = body;
@@ -106,4 +126,18 @@ export async function startBenchService(): Promise<BenchService> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Makes the bare route answer a body of exactly the token response's size and shape (the access
+ * token's characters replaced), so the two routes differ only in what the server does. Returns
+ * the body's size in bytes.
+ */
+export async function matchBareBody(service: BenchService, tokenUrl: string, headers: Record<string, string>): Promise<number> {
+  const sample = await fetchToken(tokenUrl, headers);
+  const bodyBytes = Buffer.byteLength(sample.text);
+  service.setBareBody({ ...(JSON.parse(sample.text) as Record<string, unknown>), access_token: 'x'.repeat(sample.access_token.length) });
+  const bareBytes = Buffer.byteLength(await (await fetch(`${service.url}${BARE_PATH}`)).text());
+  if (bareBytes !== bodyBytes) throw new Error(`bare body is ${bareBytes} bytes, token body ${bodyBytes}`);
+  return bodyBytes;
 }

@@ -10,6 +10,13 @@ export interface ExpiredBurstPlan {
   count: number;
   /** Added latency of the sandbox's token endpoint; 0 is the sandbox's default. */
   providerLatencyMs: number;
+  /** Spread the burst over these token URLs in turn (one per process) instead of `tokenUrl` alone. */
+  spreadUrls?: string[];
+  /**
+   * Pause between making the connection expired and the burst: other processes may serve their
+   * cached copy of the row for up to a second (invariant 10), and the burst must find it expired.
+   */
+  settleMs?: number;
 }
 
 export interface ExpiredBurstResult {
@@ -50,6 +57,7 @@ export async function measureExpiredBurst(service: BenchService, load: LoadClien
   const { sandbox, running } = service;
   const before = await fetchToken(plan.tokenUrl, plan.headers);
   await expireConnection(service, plan.connectionId, before, plan.headers);
+  if (plan.settleMs) await new Promise((resolve) => setTimeout(resolve, plan.settleMs));
 
   sandbox.resetFaults();
   if (plan.providerLatencyMs > 0) sandbox.setFaults({ latencyMs: plan.providerLatencyMs });
@@ -60,7 +68,7 @@ export async function measureExpiredBurst(service: BenchService, load: LoadClien
   });
   let burst;
   try {
-    burst = await load.burst({ url: plan.tokenUrl, headers: plan.headers, count: plan.count });
+    burst = await load.burst({ url: plan.tokenUrl, urls: plan.spreadUrls, headers: plan.headers, count: plan.count });
   } finally {
     unsubscribe();
     sandbox.resetFaults();

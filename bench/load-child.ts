@@ -26,7 +26,14 @@ const burstAgent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSoc
 function runAutocannon(task: AutocannonRequest): Promise<AutocannonSummary> {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url: task.url, headers: task.headers, connections: task.connections, duration: task.durationSeconds, pipelining: 1 },
+      {
+        url: task.url,
+        headers: task.headers,
+        connections: task.connections,
+        duration: task.durationSeconds,
+        pipelining: 1,
+        ...(task.paths && task.paths.length > 0 ? { requests: [{ setupRequest: pathSequence(task.paths) }] } : {}),
+      },
       (error, result) => {
         if (error) return reject(error);
         resolve({
@@ -44,6 +51,19 @@ function runAutocannon(task: AutocannonRequest): Promise<AutocannonSummary> {
       },
     );
   });
+}
+
+/**
+ * autocannon's per-request hook: the next path of one sequence shared by every connection,
+ * starting at a random place so that consecutive runs do not ask for the same ids in step.
+ */
+function pathSequence(paths: string[]): (request: Record<string, unknown>) => Record<string, unknown> {
+  let next = Math.floor(Math.random() * paths.length);
+  return (request) => {
+    const path = paths[next]!;
+    next = (next + 1) % paths.length;
+    return { ...request, path };
+  };
 }
 
 interface Answer {
@@ -70,7 +90,8 @@ async function runBurst(task: BurstRequest): Promise<BurstSummary> {
   const started = performance.now();
   // All requests are started in one synchronous loop: they are all in flight together.
   const pending: Promise<Answer>[] = [];
-  for (let index = 0; index < task.count; index++) pending.push(askOnce(task.url, task.headers));
+  const urls = task.urls && task.urls.length > 0 ? task.urls : [task.url];
+  for (let index = 0; index < task.count; index++) pending.push(askOnce(urls[index % urls.length]!, task.headers));
   const answers = await Promise.all(pending);
   const wallMs = performance.now() - started;
   const statuses: Record<string, number> = {};

@@ -10,6 +10,11 @@ export interface AutocannonRequest {
   headers: Record<string, string>;
   connections: number;
   durationSeconds: number;
+  /**
+   * Request these paths of `url`'s origin in turn, one shared sequence for all connections,
+   * instead of `url` itself (the cold-cache run walks a shuffled list of connection ids).
+   */
+  paths?: string[];
 }
 
 export interface BurstRequest {
@@ -18,6 +23,8 @@ export interface BurstRequest {
   headers: Record<string, string>;
   /** How many requests to start at once, each on its own keep-alive connection. */
   count: number;
+  /** Spread the requests over these URLs in turn (several processes) instead of `url` alone. */
+  urls?: string[];
 }
 
 export type LoadRequest = AutocannonRequest | BurstRequest;

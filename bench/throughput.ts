@@ -57,8 +57,8 @@ export async function measureThroughput(load: LoadClient, plan: ThroughputPlan):
     tokenRuns.push(token);
     plan.onRun?.('token', round, token);
   }
-  const bare = figures(bareRuns);
-  const token = figures(tokenRuns);
+  const bare = routeFigures(bareRuns);
+  const token = routeFigures(tokenRuns);
   return {
     bare,
     token,
@@ -67,7 +67,8 @@ export async function measureThroughput(load: LoadClient, plan: ThroughputPlan):
   };
 }
 
-function figures(runs: AutocannonSummary[]): RouteFigures {
+/** Medians (and summed failures) of one route's runs. */
+export function routeFigures(runs: AutocannonSummary[]): RouteFigures {
   const sum = (pick: (run: AutocannonSummary) => number) => runs.reduce((total, run) => total + pick(run), 0);
   return {
     runs,

@@ -3,9 +3,19 @@ import type { Config } from './config/index.ts';
 import { loadKeyRing, type KeyRing, type LoadKeyRingOptions } from './crypto/index.ts';
 import { EventBus } from './events.ts';
 import { IntegrationService } from './integrations/index.ts';
-import { InProcessScheduler, JobRunner, runCleanup, runRefreshSweep } from './jobs/index.ts';
+import {
+  InProcessScheduler,
+  JobRunner,
+  PgBossQueue,
+  enqueueCleanup,
+  enqueueRefreshSweep,
+  runCleanup,
+  runRefreshSweep,
+  tokenkeeperQueues,
+  type ClusterJobTuning,
+} from './jobs/index.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { databaseOptionsOf, migrateToLatest, openDatabase, type DatabaseHandle } from './store/index.ts';
+import { databaseOptionsOf, migrateToLatest, openChangeFeed, openDatabase, type ChangeFeed, type DatabaseHandle } from './store/index.ts';
 import { ConnectFlow, ConnectionService, DEFAULT_CIRCUIT, OutboundGuard, TokenService, subscribeEventLog } from './tokens/index.ts';
 
 export interface TokenkeeperOptions {
@@ -15,11 +25,13 @@ export interface TokenkeeperOptions {
   /** fetch used for provider calls (tests may pass one that records traffic). */
   fetch?: typeof fetch;
   /** Overrides of TokenService tuning (tests shorten backoffs). */
-  tokenTuning?: Partial<Pick<import('./tokens/index.ts').TokenServiceOptions, 'requestRetry' | 'cooldown' | 'circuit' | 'degradeAfterFailures' | 'waitForHolderMs' | 'cacheMaxAgeMs' | 'random'>>;
+  tokenTuning?: Partial<Pick<import('./tokens/index.ts').TokenServiceOptions, 'requestRetry' | 'cooldown' | 'circuit' | 'degradeAfterFailures' | 'waitForHolderMs' | 'cacheMaxAgeMs' | 'holderPollMs' | 'random'>>;
   /** Random delay before each sweep refresh (default: up to 2 s). */
   sweepJitterMs?: number;
   /** How often to warn about a generated development key; default at every start (see `loadKeyRing`). */
   developmentKeyWarning?: LoadKeyRingOptions['developmentKeyWarning'];
+  /** Overrides of the cluster job layer's timings (PostgreSQL; tests shorten them). */
+  jobTuning?: Partial<ClusterJobTuning>;
 }
 
 /**
@@ -31,6 +43,8 @@ export interface Tokenkeeper {
   clock: Clock;
   logger: Logger;
   database: DatabaseHandle;
+  /** The cross-process cache invalidation channel (PostgreSQL LISTEN/NOTIFY; nothing on SQLite). */
+  changes: ChangeFeed;
   keyRing: KeyRing;
   events: EventBus;
   integrations: IntegrationService;
@@ -39,7 +53,12 @@ export interface Tokenkeeper {
   connect: ConnectFlow;
   jobs: JobRunner;
   scheduler: InProcessScheduler;
-  /** Starts the in-process scheduler (unless TOKENKEEPER_SCHEDULER is off or the sweep interval is 0). */
+  /** The cluster job layer (pg-boss) on PostgreSQL; null on SQLite. */
+  jobQueue: PgBossQueue | null;
+  /**
+   * Starts the scheduler unless TOKENKEEPER_SCHEDULER is off: the tick timers (unless the sweep
+   * interval is 0) and, on PostgreSQL, this instance's workers of the durable job queues.
+   */
   startScheduler(): void;
   close(): Promise<void>;
 }
@@ -58,10 +77,20 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     throw error;
   }
   const db = database.db;
+  const changes = await openChangeFeed(databaseOptionsOf(config), logger);
   const events = new EventBus(logger);
   const unsubscribeEventLog = subscribeEventLog(events, db, clock, logger);
-  // One rate limiter and breaker per integration for every outbound call (invariant 8).
-  const guard = new OutboundGuard({ clock, events, circuit: options.tokenTuning?.circuit ?? DEFAULT_CIRCUIT });
+  // One rate limiter and breaker per integration for every outbound call (invariant 8). On
+  // PostgreSQL they are shared by every instance on the database, so a cluster stays under the
+  // provider's limit; a dead instance's concurrency slots lapse a bit after the longest guarded
+  // call (the code exchange's 15 s, or the refresh timeout if longer).
+  const guard = new OutboundGuard({
+    clock,
+    events,
+    logger,
+    circuit: options.tokenTuning?.circuit ?? DEFAULT_CIRCUIT,
+    ...(database.dialect === 'postgres' ? { shared: { db, slotTtlMs: Math.max(config.refreshTimeoutMs, 15_000) + 5_000 } } : {}),
+  });
   const integrations: IntegrationService = new IntegrationService({
     db,
     keyRing,
@@ -71,6 +100,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     defaultRefreshBufferSeconds: config.refreshBufferSeconds,
     requestTimeoutMs: config.refreshTimeoutMs,
     fetch: options.fetch,
+    changes,
     guard: async (integrationId, call) =>
       guard.run(await integrations.recordById(integrationId), call, { maxWaitMs: 5_000, isProviderFault: () => true }),
   });
@@ -85,6 +115,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     refreshTimeoutMs: config.refreshTimeoutMs,
     maxCooldownMs: config.maxCooldownSeconds * 1000,
     guard,
+    changes,
     ...options.tokenTuning,
   });
   const connections = new ConnectionService({ db, clock, events, logger, integrations, tokens });
@@ -101,7 +132,24 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     allowLoopbackRedirects: config.env === 'development',
   });
   const sweepIntervalMs = Math.max(1, config.sweepIntervalSeconds) * 1000;
-  const jobs = new JobRunner({ db, clock, logger }, [
+  const sweepJitterMs = options.sweepJitterMs ?? Math.min(2_000, sweepIntervalMs / 10);
+  // On PostgreSQL, claimed ticks enqueue durable jobs that every instance works (src/jobs/, "Jobs
+  // in a cluster" in docs/architecture.md); on SQLite, ticks run in process.
+  const jobQueue =
+    database.dialect === 'postgres' && config.databaseUrl !== null
+      ? new PgBossQueue({
+          db,
+          url: config.databaseUrl,
+          connectTimeoutMs: config.database.connectTimeoutMs,
+          logger,
+          isDraining: () => tokens.isDraining(),
+          tuning: options.jobTuning,
+        })
+      : null;
+  for (const definition of jobQueue ? tokenkeeperQueues({ db, clock, logger, tokens, connections, leaseMs: config.leaseMs }) : []) {
+    jobQueue!.register(definition);
+  }
+  const jobs = new JobRunner({ db, clock, logger, queue: jobQueue }, [
     {
       name: 'refresh',
       intervalMs: sweepIntervalMs,
@@ -113,11 +161,12 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
           tokens,
           connections,
           integrations,
-          jitterMs: options.sweepJitterMs ?? Math.min(2_000, sweepIntervalMs / 10),
+          jitterMs: sweepJitterMs,
           concurrency: 4,
         }),
+      enqueue: (queue) => enqueueRefreshSweep({ db, clock, integrations, jitterMs: sweepJitterMs, queue }),
     },
-    { name: 'cleanup', intervalMs: 3_600_000, run: () => runCleanup({ db, clock }) },
+    { name: 'cleanup', intervalMs: 3_600_000, run: () => runCleanup({ db, clock }), enqueue: (queue) => enqueueCleanup(queue) },
   ]);
   const scheduler = new InProcessScheduler(jobs, logger);
   let closed = false;
@@ -127,6 +176,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     clock,
     logger,
     database,
+    changes,
     keyRing,
     events,
     integrations,
@@ -135,9 +185,13 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     connect,
     jobs,
     scheduler,
+    jobQueue,
     startScheduler: () => {
-      // TOKENKEEPER_SCHEDULER=off: the API only; an external cron drives the jobs through the cron routes.
-      if (config.scheduler === 'on' && config.sweepIntervalSeconds > 0) scheduler.start({ runImmediately: true });
+      // TOKENKEEPER_SCHEDULER=off: the API only (no tick, no worker); an external cron drives the
+      // jobs through the cron routes.
+      if (config.scheduler !== 'on' || closed) return;
+      if (jobQueue) void jobQueue.startWorkers();
+      if (config.sweepIntervalSeconds > 0) scheduler.start({ runImmediately: true });
     },
     close: async () => {
       if (closed) return;
@@ -146,10 +200,16 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       // finish and commit (bounded by the lease) before the database closes.
       const draining = tokens.drain();
       await scheduler.stop();
+      // Stop taking jobs; the ones running here finish with the drain (their leases end with their
+      // commits), and any still running after it are handed back for another instance.
+      await jobQueue?.stop(config.leaseMs + 5_000);
       const lost = await draining;
       if (lost > 0) logger.error('closed with refreshed token sets that could not be stored', { count: lost });
+      // Permits given back to shared limits are written before the database closes.
+      await guard.settled();
       await events.settled();
       unsubscribeEventLog();
+      await changes.close();
       await database.close();
     },
   };

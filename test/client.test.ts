@@ -6,23 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { createClient, TokenkeeperApiError, type TokenkeeperClient } from '../src/client/index.ts';
 import { newId } from '../src/ids.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
+import { testDialects } from './helpers/test-database.ts';
 
 // The typed client against a real Tokenkeeper listening on a real port, with a real sandbox
 // connection behind it: what a user's application sees through `tokenkeeper/client`.
-
-let h: Harness;
-let url: string;
-let client: TokenkeeperClient;
-let connectionId: string;
-
-before(async () => {
-  h = await startHarness();
-  url = await h.http.app.listen({ port: 0, host: '127.0.0.1' });
-  client = createClient({ url, apiKey: h.apiKey });
-  connectionId = await h.connect('alice');
-});
-
-after(async () => h.close());
 
 async function rejection(promise: Promise<unknown>): Promise<TokenkeeperApiError> {
   try {
@@ -34,124 +21,140 @@ async function rejection(promise: Promise<unknown>): Promise<TokenkeeperApiError
   assert.fail('expected the call to fail');
 }
 
-describe('the typed HTTP client against a running server', () => {
-  test('getToken returns the token the API serves, valid for at least minValidity', async () => {
-    const token = await client.getToken(connectionId, { minValidity: 60 });
-    assert.equal(token.connection_id, connectionId);
-    assert.equal(token.token_type, 'Bearer');
-    assert.ok(token.expires_in !== null && token.expires_in >= 60);
-    const direct = await h.api('GET', `/v1/connections/${connectionId}/token`);
-    assert.equal(token.access_token, direct.body.access_token);
-  });
+for (const dialect of testDialects()) {
+  describe(`the typed HTTP client against a running server (${dialect})`, () => {
+    let h: Harness;
+    let url: string;
+    let client: TokenkeeperClient;
+    let connectionId: string;
 
-  test('an unknown connection is a TokenkeeperApiError: 404 connection_not_found with the API message', async () => {
-    const error = await rejection(client.getToken(newId('con')));
-    assert.equal(error.status, 404);
-    assert.equal(error.code, 'connection_not_found');
-    assert.match(error.message, /^No connection "con_\w+"\.$/);
-    assert.equal(error.name, 'TokenkeeperApiError');
-    assert.equal(error.retryAfter, null);
-  });
-
-  test('a wrong API key is a 401 unauthorized', async () => {
-    const error = await rejection(createClient({ url, apiKey: 'tk_wrong' }).listConnections());
-    assert.equal(error.status, 401);
-    assert.equal(error.code, 'unauthorized');
-  });
-
-  test('a provider asking to wait: 503 provider_unavailable with retryAfter in seconds', async () => {
-    const id = await h.connect('bob');
-    h.sandbox.setFaults({ errorRate429: 1, retryAfterSeconds: 120 });
-    try {
-      const error = await rejection(client.refresh(id));
-      assert.equal(error.status, 503);
-      assert.equal(error.code, 'provider_unavailable');
-      assert.equal(error.retryAfter, 120);
-    } finally {
-      h.sandbox.resetFaults();
-    }
-  });
-
-  test('an invalid body is a 400 invalid_request whose details list every problem', async () => {
-    // Deliberately wrong at run time (as from untyped JSON): the server's answer is what counts.
-    const error = await rejection(client.createConnectSession({ integration: '', kind: 'robot' } as never));
-    assert.equal(error.status, 400);
-    assert.equal(error.code, 'invalid_request');
-    assert.ok(Array.isArray(error.details?.problems) && error.details.problems.length >= 2, JSON.stringify(error.details));
-  });
-
-  test('connections: list with filters, get, events, token for an owner, import, delete', async () => {
-    const listed = await client.listConnections({ integration: 'sandbox', ownerId: 'alice' });
-    assert.deepEqual(listed.data.map((connection) => connection.id), [connectionId]);
-    assert.equal(listed.next, null);
-    assert.equal((await client.listConnections({ ownerId: 'nobody' })).data.length, 0);
-
-    const connection = await client.getConnection(connectionId);
-    assert.equal(connection.owner_id, 'alice');
-    assert.equal(connection.integration, 'sandbox');
-    assert.equal(connection.status, 'active');
-
-    const events = await client.listEvents(connectionId, { limit: 10 });
-    assert.ok(events.data.some((event) => event.type === 'connection.created'), JSON.stringify(events.data.map((event) => event.type)));
-
-    const owner = await client.getTokenForOwner('sandbox', { ownerId: 'alice', minValidity: 30 });
-    assert.equal(owner.source, 'owner');
-    assert.equal(owner.connection_id, connectionId);
-
-    const imported = await client.importConnection({ integration: 'sandbox', owner_id: 'carol', access_token: 'imported-access', expires_in: 3_600, metadata: { plan: 'pro' } });
-    assert.equal(imported.owner_id, 'carol');
-    assert.deepEqual(imported.metadata, { plan: 'pro' });
-    assert.equal((await client.getToken(imported.id)).access_token, 'imported-access');
-
-    // One connection per page: every page is followed, each connection seen once.
-    const followed: string[] = [];
-    for await (const each of client.allConnections({ pageSize: 1 })) followed.push(each.id);
-    const all = (await client.listConnections({ limit: 500 })).data.map((each) => each.id);
-    assert.ok(all.length >= 3);
-    assert.deepEqual(followed.toSorted(), all.toSorted());
-
-    const deleted = await client.deleteConnection(imported.id);
-    assert.equal(deleted.deleted, true);
-    assert.equal((await rejection(client.getConnection(imported.id))).code, 'connection_not_found');
-  });
-
-  test('integrations: create, get, list, update, delete; connect sessions', async () => {
-    const created = await client.createIntegration({
-      key: 'acme',
-      provider: 'custom',
-      client_id: 'acme-client',
-      client_secret: 'acme-secret',
-      settings: { authorizationEndpoint: 'https://acme.test/a', tokenEndpoint: 'https://acme.test/t' },
+    before(async () => {
+      h = await startHarness({ dialect });
+      url = await h.http.app.listen({ port: 0, host: '127.0.0.1' });
+      client = createClient({ url, apiKey: h.apiKey });
+      connectionId = await h.connect('alice');
     });
-    assert.equal(created.key, 'acme');
-    assert.equal(created.has_client_secret, true);
-    assert.ok(!JSON.stringify(created).includes('acme-secret'));
-    assert.deepEqual((await client.listIntegrations()).data.map((integration) => integration.key).toSorted(), ['acme', 'sandbox']);
 
-    const updated = await client.updateIntegration('acme', { display_name: 'Acme', enabled: false });
-    assert.equal(updated.display_name, 'Acme');
-    assert.equal(updated.status, 'disabled');
-    assert.equal((await client.getIntegration('acme')).enabled, false);
+    after(async () => h.close());
 
-    const session = await client.createConnectSession({ integration: 'sandbox', owner_id: 'dave', redirect_to: 'http://app.test/done' });
-    assert.equal(session.owner_id, 'dave');
-    assert.match(session.connect_url, /\/connect\//);
+    test('getToken returns the token the API serves, valid for at least minValidity', async () => {
+      const token = await client.getToken(connectionId, { minValidity: 60 });
+      assert.equal(token.connection_id, connectionId);
+      assert.equal(token.token_type, 'Bearer');
+      assert.ok(token.expires_in !== null && token.expires_in >= 60);
+      const direct = await h.api('GET', `/v1/connections/${connectionId}/token`);
+      assert.equal(token.access_token, direct.body.access_token);
+    });
 
-    assert.equal(await client.deleteIntegration('acme'), undefined);
-    assert.equal((await rejection(client.getIntegration('acme'))).code, 'integration_not_found');
+    test('an unknown connection is a TokenkeeperApiError: 404 connection_not_found with the API message', async () => {
+      const error = await rejection(client.getToken(newId('con')));
+      assert.equal(error.status, 404);
+      assert.equal(error.code, 'connection_not_found');
+      assert.match(error.message, /^No connection "con_\w+"\.$/);
+      assert.equal(error.name, 'TokenkeeperApiError');
+      assert.equal(error.retryAfter, null);
+    });
+
+    test('a wrong API key is a 401 unauthorized', async () => {
+      const error = await rejection(createClient({ url, apiKey: 'tk_wrong' }).listConnections());
+      assert.equal(error.status, 401);
+      assert.equal(error.code, 'unauthorized');
+    });
+
+    test('a provider asking to wait: 503 provider_unavailable with retryAfter in seconds', async () => {
+      const id = await h.connect('bob');
+      h.sandbox.setFaults({ errorRate429: 1, retryAfterSeconds: 120 });
+      try {
+        const error = await rejection(client.refresh(id));
+        assert.equal(error.status, 503);
+        assert.equal(error.code, 'provider_unavailable');
+        assert.equal(error.retryAfter, 120);
+      } finally {
+        h.sandbox.resetFaults();
+      }
+    });
+
+    test('an invalid body is a 400 invalid_request whose details list every problem', async () => {
+      // Deliberately wrong at run time (as from untyped JSON): the server's answer is what counts.
+      const error = await rejection(client.createConnectSession({ integration: '', kind: 'robot' } as never));
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'invalid_request');
+      assert.ok(Array.isArray(error.details?.problems) && error.details.problems.length >= 2, JSON.stringify(error.details));
+    });
+
+    test('connections: list with filters, get, events, token for an owner, import, delete', async () => {
+      const listed = await client.listConnections({ integration: 'sandbox', ownerId: 'alice' });
+      assert.deepEqual(listed.data.map((connection) => connection.id), [connectionId]);
+      assert.equal(listed.next, null);
+      assert.equal((await client.listConnections({ ownerId: 'nobody' })).data.length, 0);
+
+      const connection = await client.getConnection(connectionId);
+      assert.equal(connection.owner_id, 'alice');
+      assert.equal(connection.integration, 'sandbox');
+      assert.equal(connection.status, 'active');
+
+      const events = await client.listEvents(connectionId, { limit: 10 });
+      assert.ok(events.data.some((event) => event.type === 'connection.created'), JSON.stringify(events.data.map((event) => event.type)));
+
+      const owner = await client.getTokenForOwner('sandbox', { ownerId: 'alice', minValidity: 30 });
+      assert.equal(owner.source, 'owner');
+      assert.equal(owner.connection_id, connectionId);
+
+      const imported = await client.importConnection({ integration: 'sandbox', owner_id: 'carol', access_token: 'imported-access', expires_in: 3_600, metadata: { plan: 'pro' } });
+      assert.equal(imported.owner_id, 'carol');
+      assert.deepEqual(imported.metadata, { plan: 'pro' });
+      assert.equal((await client.getToken(imported.id)).access_token, 'imported-access');
+
+      // One connection per page: every page is followed, each connection seen once.
+      const followed: string[] = [];
+      for await (const each of client.allConnections({ pageSize: 1 })) followed.push(each.id);
+      const all = (await client.listConnections({ limit: 500 })).data.map((each) => each.id);
+      assert.ok(all.length >= 3);
+      assert.deepEqual(followed.toSorted(), all.toSorted());
+
+      const deleted = await client.deleteConnection(imported.id);
+      assert.equal(deleted.deleted, true);
+      assert.equal((await rejection(client.getConnection(imported.id))).code, 'connection_not_found');
+    });
+
+    test('integrations: create, get, list, update, delete; connect sessions', async () => {
+      const created = await client.createIntegration({
+        key: 'acme',
+        provider: 'custom',
+        client_id: 'acme-client',
+        client_secret: 'acme-secret',
+        settings: { authorizationEndpoint: 'https://acme.test/a', tokenEndpoint: 'https://acme.test/t' },
+      });
+      assert.equal(created.key, 'acme');
+      assert.equal(created.has_client_secret, true);
+      assert.ok(!JSON.stringify(created).includes('acme-secret'));
+      assert.deepEqual((await client.listIntegrations()).data.map((integration) => integration.key).toSorted(), ['acme', 'sandbox']);
+
+      const updated = await client.updateIntegration('acme', { display_name: 'Acme', enabled: false });
+      assert.equal(updated.display_name, 'Acme');
+      assert.equal(updated.status, 'disabled');
+      assert.equal((await client.getIntegration('acme')).enabled, false);
+
+      const session = await client.createConnectSession({ integration: 'sandbox', owner_id: 'dave', redirect_to: 'http://app.test/done' });
+      assert.equal(session.owner_id, 'dave');
+      assert.match(session.connect_url, /\/connect\//);
+
+      assert.equal(await client.deleteIntegration('acme'), undefined);
+      assert.equal((await rejection(client.getIntegration('acme'))).code, 'integration_not_found');
+    });
+
+    test('API keys: create (shown once), list, revoke; a revoked key is refused at once', async () => {
+      const created = await client.createApiKey('ci');
+      assert.match(created.key, /\S{20,}/);
+      assert.ok((await client.listApiKeys()).data.some((key) => key.id === created.id && key.name === 'ci'));
+      const second = createClient({ url, apiKey: created.key });
+      assert.ok(Array.isArray((await second.listIntegrations()).data));
+      const revoked = await client.revokeApiKey(created.id);
+      assert.ok(revoked.revoked_at !== null);
+      assert.equal((await rejection(second.listIntegrations())).status, 401);
+    });
   });
-
-  test('API keys: create (shown once), list, revoke; a revoked key is refused at once', async () => {
-    const created = await client.createApiKey('ci');
-    assert.match(created.key, /\S{20,}/);
-    assert.ok((await client.listApiKeys()).data.some((key) => key.id === created.id && key.name === 'ci'));
-    const second = createClient({ url, apiKey: created.key });
-    assert.ok(Array.isArray((await second.listIntegrations()).data));
-    const revoked = await client.revokeApiKey(created.id);
-    assert.ok(revoked.revoked_at !== null);
-    assert.equal((await rejection(second.listIntegrations())).status, 401);
-  });
-});
+}
 
 describe('answers that did not come from Tokenkeeper itself', () => {
   // A stand-in for what sits in front of a deployment (a proxy, a gateway): real HTTP, fixed answers.

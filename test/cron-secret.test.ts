@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config/index.ts';
 import { startHarness } from './helpers/harness.ts';
+import { testDialects } from './helpers/test-database.ts';
 
 const tempDirs: string[] = [];
 after(() => {
@@ -41,17 +42,19 @@ test('a cron secret that cannot travel in a Bearer header stops start-up, naming
   }
 });
 
-test('every b64token character is accepted, and such a secret really opens the cron routes', async () => {
-  const secret = 'Az09-._~+/cron-secret==';
-  const cwd = mkdtempSync(join(tmpdir(), 'tokenkeeper-cron-secret-'));
-  tempDirs.push(cwd);
-  assert.equal(loadConfig({ env: { TOKENKEEPER_CRON_SECRET: secret }, cwd, dotenvPath: false }).cronSecret, secret);
+for (const dialect of testDialects()) {
+  test(`every b64token character is accepted, and such a secret really opens the cron routes (${dialect})`, async () => {
+    const secret = 'Az09-._~+/cron-secret==';
+    const cwd = mkdtempSync(join(tmpdir(), 'tokenkeeper-cron-secret-'));
+    tempDirs.push(cwd);
+    assert.equal(loadConfig({ env: { TOKENKEEPER_CRON_SECRET: secret }, cwd, dotenvPath: false }).cronSecret, secret);
 
-  const h = await startHarness({ env: { TOKENKEEPER_CRON_SECRET: secret } });
-  try {
-    const ok = await h.api('POST', '/v1/cron/cleanup', undefined, { authorization: `Bearer ${secret}` });
-    assert.equal(ok.status, 200, JSON.stringify(ok.body));
-  } finally {
-    await h.close();
-  }
-});
+    const h = await startHarness({ dialect, env: { TOKENKEEPER_CRON_SECRET: secret } });
+    try {
+      const ok = await h.api('POST', '/v1/cron/cleanup', undefined, { authorization: `Bearer ${secret}` });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    } finally {
+      await h.close();
+    }
+  });
+}

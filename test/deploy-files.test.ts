@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { configVariables } from '../src/config/config-variables.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { startHarness } from './helpers/harness.ts';
+import { testDialects } from './helpers/test-database.ts';
 
 /**
  * The container files cannot be built or run here (no Docker), so this reads them the way Docker
@@ -197,27 +198,28 @@ test('docker-compose.yml: PostgreSQL, two instances that start in production, a 
   assert.match(nginx, /proxy_set_header\s+Host\s+\$http_host;/, 'the web page checks Host: nginx must pass it on');
 });
 
-test('the health check commands report a healthy instance healthy and one without storage unhealthy', async () => {
-  const { services } = compose();
-  const fromCompose = services[INSTANCES[0]!]!.healthcheck!.test.slice(1);
-  const healthcheck = dockerfile().find((entry) => entry.instruction === 'HEALTHCHECK')!;
-  const fromDockerfile = execForm(/\bCMD\s+(\[.*\])$/.exec(healthcheck.args)![1]!);
+for (const dialect of testDialects()) {
+  test(`the health check commands report a healthy instance healthy and one without storage unhealthy (${dialect})`, async () => {
+    const { services } = compose();
+    const fromCompose = services[INSTANCES[0]!]!.healthcheck!.test.slice(1);
+    const healthcheck = dockerfile().find((entry) => entry.instruction === 'HEALTHCHECK')!;
+    const fromDockerfile = execForm(/\bCMD\s+(\[.*\])$/.exec(healthcheck.args)![1]!);
 
-  const h = await startHarness();
-  try {
-    await h.http.app.listen({ port: 0, host: '127.0.0.1' });
-    const port = String((h.http.app.server.address() as { port: number }).port);
-    const atPort = (command: string[]) => command.map((part) => part.replace(`:${DEFAULT_PORT}/`, `:${port}/`));
-    assert.equal(await exitStatusOf(atPort(fromCompose)), 0);
-    assert.equal(await exitStatusOf(fromDockerfile, { TOKENKEEPER_PORT: port }), 0);
-    await h.tk.database.close();
-    assert.equal(await exitStatusOf(atPort(fromCompose)), 1);
-    assert.equal(await exitStatusOf(fromDockerfile, { TOKENKEEPER_PORT: port }), 1);
-  } finally {
-    await h.http.app.close();
-    await h.sandbox.close();
-  }
-});
+    const h = await startHarness({ dialect });
+    try {
+      await h.http.app.listen({ port: 0, host: '127.0.0.1' });
+      const port = String((h.http.app.server.address() as { port: number }).port);
+      const atPort = (command: string[]) => command.map((part) => part.replace(`:${DEFAULT_PORT}/`, `:${port}/`));
+      assert.equal(await exitStatusOf(atPort(fromCompose)), 0);
+      assert.equal(await exitStatusOf(fromDockerfile, { TOKENKEEPER_PORT: port }), 0);
+      await h.tk.database.close();
+      assert.equal(await exitStatusOf(atPort(fromCompose)), 1);
+      assert.equal(await exitStatusOf(fromDockerfile, { TOKENKEEPER_PORT: port }), 1);
+    } finally {
+      await h.close();
+    }
+  });
+}
 
 test('docs/deploy.md is linked from the README and explains every variable the compose file sets', () => {
   assert.match(read('README.md'), /\]\(docs\/deploy\.md\)/);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startHarness, type Harness } from './helpers/harness.ts';
+import { testDialects } from './helpers/test-database.ts';
 
 interface RawResponse {
   status: number;
@@ -61,67 +62,69 @@ function assertErrorShape(response: RawResponse, status: number, code: string): 
   assert.ok(response.body.error.request_id.length > 0);
 }
 
-describe('framework-level failures answer in the documented error shape', () => {
-  let h: Harness;
-  let port: number;
-  before(async () => {
-    h = await startHarness({ env: { TOKENKEEPER_MAX_BODY_BYTES: '1024' } });
-    await h.http.app.listen({ port: 0, host: '127.0.0.1' });
-    port = (h.http.app.server.address() as AddressInfo).port;
-  });
-  after(async () => h.close());
+for (const dialect of testDialects()) {
+  describe(`framework-level failures answer in the documented error shape (${dialect})`, () => {
+    let h: Harness;
+    let port: number;
+    before(async () => {
+      h = await startHarness({ dialect, env: { TOKENKEEPER_MAX_BODY_BYTES: '1024' } });
+      await h.http.app.listen({ port: 0, host: '127.0.0.1' });
+      port = (h.http.app.server.address() as AddressInfo).port;
+    });
+    after(async () => h.close());
 
-  test('GET /% (a URL that cannot be decoded) is invalid_request with a request id', async () => {
-    const response = await raw(port, 'GET /% HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad-url-1\r\nConnection: close\r\n\r\n');
-    assertErrorShape(response, 400, 'invalid_request');
-    assert.equal(response.body.error.request_id, 'bad-url-1');
-    assert.equal(response.headers['x-request-id'], 'bad-url-1');
-    const line = h.logger.lines.map((text) => JSON.parse(text)).find((entry) => entry.request_id === 'bad-url-1' && entry.msg === 'request completed');
-    assert.equal(line?.status_code, 400, h.logger.lines.join(''));
-  });
+    test('GET /% (a URL that cannot be decoded) is invalid_request with a request id', async () => {
+      const response = await raw(port, 'GET /% HTTP/1.1\r\nHost: x\r\nX-Request-Id: bad-url-1\r\nConnection: close\r\n\r\n');
+      assertErrorShape(response, 400, 'invalid_request');
+      assert.equal(response.body.error.request_id, 'bad-url-1');
+      assert.equal(response.headers['x-request-id'], 'bad-url-1');
+      const line = h.logger.lines.map((text) => JSON.parse(text)).find((entry) => entry.request_id === 'bad-url-1' && entry.msg === 'request completed');
+      assert.equal(line?.status_code, 400, h.logger.lines.join(''));
+    });
 
-  test('bytes that are not HTTP get a raw 400 in the error shape', async () => {
-    const response = await raw(port, 'THIS IS NOT HTTP\r\n\r\n');
-    assertErrorShape(response, 400, 'invalid_request');
-    const header = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n');
-    assertErrorShape(header, 400, 'invalid_request');
-    const huge = await raw(port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(70_000)}\r\n\r\n`);
-    assertErrorShape(huge, 431, 'headers_too_large');
-  });
+    test('bytes that are not HTTP get a raw 400 in the error shape', async () => {
+      const response = await raw(port, 'THIS IS NOT HTTP\r\n\r\n');
+      assertErrorShape(response, 400, 'invalid_request');
+      const header = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n');
+      assertErrorShape(header, 400, 'invalid_request');
+      const huge = await raw(port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(70_000)}\r\n\r\n`);
+      assertErrorShape(huge, 431, 'headers_too_large');
+    });
 
-  test('a JSON body that does not parse is invalid_json', async () => {
-    const body = '{"integration": ';
-    const response = await raw(
-      port,
-      `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    assertErrorShape(response, 400, 'invalid_json');
-  });
+    test('a JSON body that does not parse is invalid_json', async () => {
+      const body = '{"integration": ';
+      const response = await raw(
+        port,
+        `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      assertErrorShape(response, 400, 'invalid_json');
+    });
 
-  test('a body over the limit is payload_too_large, by Content-Length and by chunks', async () => {
-    const body = JSON.stringify({ integration: 'sandbox', owner_id: 'x'.repeat(2_000) });
-    const declared = await raw(
-      port,
-      `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    assertErrorShape(declared, 413, 'payload_too_large');
-    const chunked = await raw(
-      port,
-      `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
-    );
-    assertErrorShape(chunked, 413, 'payload_too_large');
-  });
+    test('a body over the limit is payload_too_large, by Content-Length and by chunks', async () => {
+      const body = JSON.stringify({ integration: 'sandbox', owner_id: 'x'.repeat(2_000) });
+      const declared = await raw(
+        port,
+        `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      assertErrorShape(declared, 413, 'payload_too_large');
+      const chunked = await raw(
+        port,
+        `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      );
+      assertErrorShape(chunked, 413, 'payload_too_large');
+    });
 
-  test('a body with a content type other than JSON is unsupported_media_type', async () => {
-    const response = await raw(
-      port,
-      `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: text/xml\r\nContent-Length: 4\r\nConnection: close\r\n\r\n<a/>`,
-    );
-    assertErrorShape(response, 415, 'unsupported_media_type');
-  });
+    test('a body with a content type other than JSON is unsupported_media_type', async () => {
+      const response = await raw(
+        port,
+        `POST /v1/connect/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${h.apiKey}\r\nContent-Type: text/xml\r\nContent-Length: 4\r\nConnection: close\r\n\r\n<a/>`,
+      );
+      assertErrorShape(response, 415, 'unsupported_media_type');
+    });
 
-  test('none of these is an error-level log line', () => {
-    const errors = h.logger.lines.filter((line) => line.includes('"level":"error"'));
-    assert.deepEqual(errors, []);
+    test('none of these is an error-level log line', () => {
+      const errors = h.logger.lines.filter((line) => line.includes('"level":"error"'));
+      assert.deepEqual(errors, []);
+    });
   });
-});
+}

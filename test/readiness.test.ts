@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import { isPostgres } from '../src/store/index.ts';
+import { introspectingOnly } from '../src/store/migrate.ts';
 import { startHarness } from './helpers/harness.ts';
 import { testDialects } from './helpers/test-database.ts';
 
@@ -21,7 +22,8 @@ async function revertNewestMigration(db: Parameters<typeof isPostgres>[0]): Prom
   }
   const schema = isPostgres(db) ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
   const migrator = new Migrator({
-    db,
+    // Kysely's introspection scans every schema; another test file dropping a table meanwhile would fail it.
+    db: schema ? introspectingOnly(db, schema) : db,
     provider: { getMigrations: async () => migrations },
     migrationTableName: 'tokenkeeper_migrations',
     migrationLockTableName: 'tokenkeeper_migrations_lock',

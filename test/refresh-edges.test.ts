@@ -115,12 +115,12 @@ for (const dialect of testDialects()) {
       assert.ok(!JSON.stringify(h.logger.lines).includes(served.accessToken), 'no token in the logs');
     });
 
-    test('waiting for the rate limiter happens before the lease: a lease cannot lapse under a waiting holder', async () => {
+    test('the lease covers the rate-limiter wait: another instance waits for the holder, one refresh in all', async () => {
       const id = await h.connect('limiter-owner', 'lim');
       h.clock.advance(100_000);
       h.sandbox.resetStats();
       const view = await h.tk.integrations.recordById((await findConnection(h.tk.database.db, id))!.integrationId);
-      // Occupy every concurrent slot of this instance's limiter for the integration.
+      // Occupy every concurrent slot of the integration's limiter (this instance's; on PostgreSQL the cluster's).
       const permits = [];
       for (;;) {
         try {
@@ -130,16 +130,24 @@ for (const dialect of testDialects()) {
         }
       }
       const sweep = h.tk.tokens.refreshIfDue(id, 'sweep');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      // Longer than the 15 s lease: had the sweep taken the lease before waiting, it would have lapsed.
-      h.clock.advance(16_000);
-      const fromOther = await other.tokens.getToken(id);
-      assert.equal(refreshCalls(h), 1);
-      for (const permit of permits) permit.release('not_sent');
-      assert.equal(await sweep, 'skipped', 'the waiting sweep finds the token refreshed and does not call');
-      assert.equal(refreshCalls(h), 1, 'one refresh call in all');
-      assert.ok(await refreshTokenWorks(h, await storedRefreshToken(h, id)), 'the grant is intact');
-      assert.ok(fromOther.accessToken);
+      try {
+        // The sweep holds the lease while it waits: callers on other instances wait for it rather
+        // than racing it for a permit they would only hand back.
+        await until(async () => (await findConnection(h.tk.database.db, id))!.leaseOwner !== null, 'the sweep to take the lease before it waits for the limiter');
+        assert.equal(refreshCalls(h), 0);
+        const fromOther = other.tokens.getToken(id);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(refreshCalls(h), 0, 'the other instance sent nothing while the holder waited');
+        await Promise.all(permits.splice(0).map((permit) => permit.release('not_sent')));
+        assert.equal(await sweep, 'refreshed');
+        const served = await fromOther;
+        assert.equal(refreshCalls(h), 1, 'one refresh call in all');
+        assert.equal(served.accessToken, (await h.tk.tokens.getToken(id)).accessToken, 'the waiter got the holder\'s token');
+        assert.ok(await refreshTokenWorks(h, await storedRefreshToken(h, id)), 'the grant is intact');
+      } finally {
+        await Promise.all(permits.map((permit) => permit.release('not_sent')));
+        await sweep.catch(() => undefined);
+      }
     });
 
     test('the mark left by a dead holder survives answered failures until the provider refuses the token', async () => {

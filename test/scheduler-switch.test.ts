@@ -7,13 +7,17 @@ import { ConfigError, loadConfig } from '../src/config/index.ts';
 import { KeyRing } from '../src/crypto/index.ts';
 import { createMemoryLogger } from '../src/logger.ts';
 import { startServer } from '../src/server.ts';
+import { testDialects, type TestDialect } from './helpers/test-database.ts';
+import { testStorage, type TestStorage } from './helpers/test-storage.ts';
 
 const tempDirs: string[] = [];
-after(() => {
+const storages: TestStorage[] = [];
+after(async () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const storage of storages) await storage.drop();
 });
 
-function configWith(env: Record<string, string>) {
+function configWith(env: Record<string, string>, storageEnv: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-scheduler-'));
   tempDirs.push(dataDir);
   return loadConfig({
@@ -22,6 +26,7 @@ function configWith(env: Record<string, string>) {
       TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
       TOKENKEEPER_SANDBOX: 'false',
       TOKENKEEPER_LOG_LEVEL: 'debug',
+      ...storageEnv,
       ...env,
     },
     dotenvPath: false,
@@ -44,9 +49,11 @@ describe('TOKENKEEPER_SCHEDULER', () => {
    * closing the server waits for ticks already running. So after one turn of the event loop and
    * a close, the first tick has either run to its end or was never started: no timing involved.
    */
-  async function jobsRunAtStartWith(scheduler: 'on' | 'off'): Promise<string[]> {
+  async function jobsRunAtStartWith(scheduler: 'on' | 'off', dialect: TestDialect): Promise<string[]> {
     const logger = createMemoryLogger();
-    const running = await startServer(configWith({ TOKENKEEPER_SCHEDULER: scheduler, TOKENKEEPER_SWEEP_INTERVAL: '5' }), { logger, port: 0 });
+    const storage = await testStorage(dialect);
+    storages.push(storage);
+    const running = await startServer(configWith({ TOKENKEEPER_SCHEDULER: scheduler, TOKENKEEPER_SWEEP_INTERVAL: '5' }, storage.env), { logger, port: 0 });
     try {
       await new Promise((resolve) => setImmediate(resolve));
       const api = await running.http.app.inject({ method: 'GET', url: '/health' });
@@ -57,11 +64,13 @@ describe('TOKENKEEPER_SCHEDULER', () => {
     return logger.lines.filter((line) => line.includes('job finished')).map((line) => JSON.parse(line).job ?? line);
   }
 
-  test('on: the first sweep runs at start-up (the check below can see a tick)', async () => {
-    assert.notEqual((await jobsRunAtStartWith('on')).length, 0);
-  });
+  for (const dialect of testDialects()) {
+    test(`on: the first sweep runs at start-up (the check below can see a tick; ${dialect})`, async () => {
+      assert.notEqual((await jobsRunAtStartWith('on', dialect)).length, 0);
+    });
 
-  test('off: the instance serves the API and runs no job by itself', async () => {
-    assert.deepEqual(await jobsRunAtStartWith('off'), []);
-  });
+    test(`off: the instance serves the API and runs no job by itself (${dialect})`, async () => {
+      assert.deepEqual(await jobsRunAtStartWith('off', dialect), []);
+    });
+  }
 });

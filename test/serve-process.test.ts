@@ -3,43 +3,52 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { KeyRing } from '../src/crypto/index.ts';
+import { findIntegrationByKey } from '../src/store/index.ts';
 import { completeSandboxLogin } from './helpers/sandbox-login.ts';
+import { testDialects, type TestDialect } from './helpers/test-database.ts';
+import { testStorage, type TestStorage } from './helpers/test-storage.ts';
 import { freePort } from './helpers/waiting.ts';
 
 // `tokenkeeper serve` as a user runs it: the real executable in a child process, on real ports,
-// with its sandbox beside it and SQLite in a temp data dir.
+// with its sandbox beside it and SQLite in a temp data dir, or (DATABASE_URL) PostgreSQL.
 
 const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
 const tempDirs: string[] = [];
 const children = new Set<ChildProcess>();
+const storages: TestStorage[] = [];
 
-after(() => {
+after(async () => {
   // A safety net for a failed test: no process may outlive the suite.
   for (const child of children) child.kill('SIGKILL');
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const storage of storages) await storage.drop();
 });
 
 interface ServeEnv {
   dataDir: string;
   port: number;
   sandboxPort: number;
+  storage: TestStorage;
   env: Record<string, string>;
 }
 
-async function serveEnv(): Promise<ServeEnv> {
+async function serveEnv(dialect: TestDialect): Promise<ServeEnv> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-'));
   tempDirs.push(dataDir);
+  const storage = await testStorage(dialect);
+  storages.push(storage);
   const port = await freePort();
   const sandboxPort = await freePort();
   return {
     dataDir,
     port,
     sandboxPort,
+    storage,
     env: {
+      ...storage.env,
       TOKENKEEPER_DATA_DIR: dataDir,
       TOKENKEEPER_PORT: String(port),
       TOKENKEEPER_SANDBOX_PORT: String(sandboxPort),
@@ -116,80 +125,82 @@ async function connectUser(base: string, apiKey: string, ownerId: string): Promi
   return body.data[0].id as string;
 }
 
-/** The issuer the stored `sandbox` integration points at, read from the database file itself. */
-function storedSandboxIssuer(dataDir: string): string {
-  const db = new DatabaseSync(join(dataDir, 'tokenkeeper.db'), { readOnly: true });
+/** The issuer the stored `sandbox` integration points at, read from the database itself. */
+async function storedSandboxIssuer(setup: ServeEnv): Promise<string> {
+  const database = await setup.storage.open(setup.dataDir);
   try {
-    const row = db.prepare("select settings from integrations where key = 'sandbox'").get() as { settings: string };
-    return (JSON.parse(row.settings) as { issuer: string }).issuer;
+    const integration = await findIntegrationByKey(database.db, 'sandbox');
+    return (integration!.settings as { issuer: string }).issuer;
   } finally {
-    db.close();
+    await database.close();
   }
 }
 
-describe('tokenkeeper serve (process)', () => {
-  test('a second serve on a port in use exits 1 naming the port, and leaves the running one and its sandbox integration alone', async () => {
-    const first = await serveEnv();
-    const base = `http://127.0.0.1:${first.port}`;
-    const running = startServe(first.env);
-    try {
-      await running.ready;
-      const apiKey = apiKeyOf(first.dataDir);
-      const id = await connectUser(base, apiKey, 'alice');
-      const issuer = storedSandboxIssuer(first.dataDir);
-      assert.equal(issuer, `http://127.0.0.1:${first.sandboxPort}`);
+for (const dialect of testDialects()) {
+  describe(`tokenkeeper serve (process, ${dialect})`, () => {
+    test('a second serve on a port in use exits 1 naming the port, and leaves the running one and its sandbox integration alone', async () => {
+      const first = await serveEnv(dialect);
+      const base = `http://127.0.0.1:${first.port}`;
+      const running = startServe(first.env);
+      try {
+        await running.ready;
+        const apiKey = apiKeyOf(first.dataDir);
+        const id = await connectUser(base, apiKey, 'alice');
+        const issuer = await storedSandboxIssuer(first);
+        assert.equal(issuer, `http://127.0.0.1:${first.sandboxPort}`);
 
-      // The same data dir and service port, another (free) sandbox port.
-      const second = startServe({ ...first.env, TOKENKEEPER_SANDBOX_PORT: String(await freePort()) });
-      const { code } = await second.exited;
-      assert.equal(code, 1, second.output().stderr);
-      assert.match(second.output().stderr, new RegExp(`cannot start: port ${first.port} \\(for Tokenkeeper\\) is already in use`));
-      assert.equal(storedSandboxIssuer(first.dataDir), issuer, 'the stored sandbox integration is unchanged');
+        // The same data dir and service port, another (free) sandbox port.
+        const second = startServe({ ...first.env, TOKENKEEPER_SANDBOX_PORT: String(await freePort()) });
+        const { code } = await second.exited;
+        assert.equal(code, 1, second.output().stderr);
+        assert.match(second.output().stderr, new RegExp(`cannot start: port ${first.port} \\(for Tokenkeeper\\) is already in use`));
+        assert.equal(await storedSandboxIssuer(first), issuer, 'the stored sandbox integration is unchanged');
 
-      // The same data dir, a free service port, the running sandbox's port.
-      const third = startServe({ ...first.env, TOKENKEEPER_PORT: String(await freePort()) });
-      assert.equal((await third.exited).code, 1, third.output().stderr);
-      assert.match(third.output().stderr, new RegExp(`port ${first.sandboxPort} \\(for the sandbox provider\\) is already in use`));
-      assert.match(third.output().stderr, /TOKENKEEPER_SANDBOX_PORT=<port>/);
-      assert.equal(storedSandboxIssuer(first.dataDir), issuer);
+        // The same data dir, a free service port, the running sandbox's port.
+        const third = startServe({ ...first.env, TOKENKEEPER_PORT: String(await freePort()) });
+        assert.equal((await third.exited).code, 1, third.output().stderr);
+        assert.match(third.output().stderr, new RegExp(`port ${first.sandboxPort} \\(for the sandbox provider\\) is already in use`));
+        assert.match(third.output().stderr, /TOKENKEEPER_SANDBOX_PORT=<port>/);
+        assert.equal(await storedSandboxIssuer(first), issuer);
 
-      const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);
-      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
-      assert.equal((await api(base, apiKey, 'GET', `/v1/connections/${id}`)).body.status, 'active');
-    } finally {
-      await stopServe(running);
-    }
-  });
-
-  test('a restarted serve keeps its sandbox connections alive: the refresh token still works, nothing goes to needs_reauth', async () => {
-    const setup = await serveEnv();
-    const base = `http://127.0.0.1:${setup.port}`;
-    const first = startServe(setup.env);
-    let id: string;
-    try {
-      await first.ready;
-      id = await connectUser(base, apiKeyOf(setup.dataDir), 'bob');
-    } finally {
-      await stopServe(first);
-    }
-    const restarted = startServe(setup.env);
-    try {
-      await restarted.ready;
-      const apiKey = apiKeyOf(setup.dataDir);
-      for (let round = 0; round < 2; round++) {
         const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);
         assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+        assert.equal((await api(base, apiKey, 'GET', `/v1/connections/${id}`)).body.status, 'active');
+      } finally {
+        await stopServe(running);
       }
-      const connection = await api(base, apiKey, 'GET', `/v1/connections/${id}`);
-      assert.equal(connection.body.status, 'active', JSON.stringify(connection.body));
-      // The sandbox's demo API accepts the access token a refresh after the restart handed out.
-      const token = await api(base, apiKey, 'GET', `/v1/connections/${id}/token`);
-      const me = await fetch(`http://127.0.0.1:${setup.sandboxPort}/api/me`, { headers: { authorization: `Bearer ${token.body.access_token}` } });
-      assert.equal(me.status, 200);
-    } finally {
-      await stopServe(restarted);
-    }
-    const state = statSync(join(setup.dataDir, 'sandbox-state.db'));
-    assert.equal(state.mode & 0o777, 0o600, 'the sandbox state holds sandbox secrets: owner-only');
+    });
+
+    test('a restarted serve keeps its sandbox connections alive: the refresh token still works, nothing goes to needs_reauth', async () => {
+      const setup = await serveEnv(dialect);
+      const base = `http://127.0.0.1:${setup.port}`;
+      const first = startServe(setup.env);
+      let id: string;
+      try {
+        await first.ready;
+        id = await connectUser(base, apiKeyOf(setup.dataDir), 'bob');
+      } finally {
+        await stopServe(first);
+      }
+      const restarted = startServe(setup.env);
+      try {
+        await restarted.ready;
+        const apiKey = apiKeyOf(setup.dataDir);
+        for (let round = 0; round < 2; round++) {
+          const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);
+          assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+        }
+        const connection = await api(base, apiKey, 'GET', `/v1/connections/${id}`);
+        assert.equal(connection.body.status, 'active', JSON.stringify(connection.body));
+        // The sandbox's demo API accepts the access token a refresh after the restart handed out.
+        const token = await api(base, apiKey, 'GET', `/v1/connections/${id}/token`);
+        const me = await fetch(`http://127.0.0.1:${setup.sandboxPort}/api/me`, { headers: { authorization: `Bearer ${token.body.access_token}` } });
+        assert.equal(me.status, 200);
+      } finally {
+        await stopServe(restarted);
+      }
+      const state = statSync(join(setup.dataDir, 'sandbox-state.db'));
+      assert.equal(state.mode & 0o777, 0o600, 'the sandbox state holds sandbox secrets: owner-only');
+    });
   });
-});
+}

@@ -59,7 +59,7 @@ export function registerApiKeyRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
         operationId: 'revokeApiKey',
         tags: ['api-keys'],
         summary: 'Revoke an API key',
-        description: 'At once on the instance that answers, within 30 s on the others (they cache verified keys). Idempotent: revoking again answers the first revocation.',
+        description: 'At once on the instance that answers; on the others at once through PostgreSQL notifications, and within 1 s in any case (they cache verified keys for a second). Idempotent: revoking again answers the first revocation.',
         params: ApiKeyIdParams,
         querystring: NoQuery,
         response: {

@@ -6,10 +6,14 @@ import {
   findActiveApiKeyByHash,
   findApiKeyById,
   insertApiKey,
+  isStorageUnavailable,
   listApiKeys,
+  localChangeFeed,
   revokeApiKey,
   touchApiKey,
+  writeAndNotify,
   type ApiKeyRecord,
+  type ChangeFeed,
   type Database,
 } from '../store/index.ts';
 
@@ -37,9 +41,17 @@ export async function createApiKey(db: Database, clock: Clock, name: unknown): P
 
 export { listApiKeys };
 
+/**
+ * Revokes a key and, on PostgreSQL, announces it in the same transaction: every instance's
+ * verifier drops the key when the revocation commits (the CLI's `keys revoke` included).
+ */
+function revokeAndAnnounce(db: Database, id: string, now: number): Promise<boolean> {
+  return writeAndNotify(db, [{ kind: 'api_key', id }], (trx) => revokeApiKey(trx, id, now));
+}
+
 export async function revokeApiKeyById(db: Database, clock: Clock, id: string): Promise<void> {
   if (!isId(id, 'key')) throw new TokenkeeperError('invalid_id', `"${id}" is not an API key id.`);
-  if (!(await revokeApiKey(db, id, clock.now()))) throw new TokenkeeperError('api_key_not_found', `No active API key "${id}".`);
+  if (!(await revokeAndAnnounce(db, id, clock.now()))) throw new TokenkeeperError('api_key_not_found', `No active API key "${id}".`);
 }
 
 /**
@@ -49,7 +61,7 @@ export async function revokeApiKeyById(db: Database, clock: Clock, id: string): 
  */
 export async function revokeApiKeyIdempotently(db: Database, clock: Clock, id: string): Promise<ApiKeyRecord> {
   if (!isId(id, 'key')) throw new TokenkeeperError('invalid_id', `"${String(id).slice(0, 60)}" is not a valid API key id.`);
-  await revokeApiKey(db, id, clock.now());
+  await revokeAndAnnounce(db, id, clock.now());
   const record = await findApiKeyById(db, id);
   if (!record) throw new TokenkeeperError('api_key_not_found', `No API key "${id}".`);
   return record;
@@ -71,10 +83,16 @@ export function apiKeyToJson(record: ApiKeyRecord): Record<string, unknown> {
 /**
  * Verifies bearer API keys with a short in-process cache of successful lookups, so the token
  * hot path does not hit the database per request. A key revoked by another process (another
- * instance, or `tokenkeeper keys revoke`) stops working within `cacheMs` — one second, the bound
- * every cache keeps across processes (invariant 10) — on the injected clock; one revoked through
- * this process at once, because the revoking route calls `forget`. A second per key costs one
- * indexed read per key per second: nothing the token route notices.
+ * instance, or `tokenkeeper keys revoke`) stops working here when the revocation commits, on
+ * PostgreSQL (announced on the invalidation channel), and within `cacheMs` in any case — one
+ * second, the bound every cache keeps across processes (invariant 10) — on the injected clock;
+ * one revoked through this process at once, because the revoking route calls `forget`. A second
+ * per key costs one indexed read per key per second: nothing the token route notices.
+ *
+ * While the channel is down, every request asks the database. When the database cannot be asked
+ * (PostgreSQL restarting), a key verified before is still accepted if the channel allows it
+ * (`ChangeFeed.lastKnownAllowed`): a revocation is a database write, so none can have happened
+ * unannounced.
  */
 export class ApiKeyVerifier {
   /**
@@ -92,29 +110,43 @@ export class ApiKeyVerifier {
   private readonly db: Database;
   private readonly clock: Clock;
   private readonly cacheMs: number;
+  private readonly changes: ChangeFeed;
 
   /** When each key's `last_used_at` was last written: at most once a minute, never awaited. */
   private readonly touchedAt = new Map<string, number>();
 
-  constructor(db: Database, clock: Clock, cacheMs = 1_000) {
+  constructor(db: Database, clock: Clock, options: { cacheMs?: number; changes?: ChangeFeed } = {}) {
     this.db = db;
     this.clock = clock;
-    this.cacheMs = cacheMs;
+    this.cacheMs = options.cacheMs ?? 1_000;
+    this.changes = options.changes ?? localChangeFeed();
+    this.changes.subscribe((signal) => {
+      if (signal.kind === 'api_key') this.forget(signal.id);
+      else if (signal.kind === 'reconnected') this.forgetAll();
+    });
   }
 
   /** The key's id when a recent verification of it is cached; undefined when the database must say. */
   verifyCached(key: string): string | undefined {
     const cached = this.cache.get(key);
-    return cached && cached.until > this.clock.now() ? cached.id : undefined;
+    return cached && cached.until > this.clock.now() && this.changes.cachesTrusted() ? cached.id : undefined;
   }
 
   async verify(key: string): Promise<string | null> {
     if (!key.startsWith('tk_') || key.length > 100) return null;
     const now = this.clock.now();
-    const cached = this.cache.get(key);
-    if (cached && cached.until > now) return cached.id;
+    const cached = this.verifyCached(key);
+    if (cached !== undefined) return cached;
     const generation = this.generation;
-    const record = await findActiveApiKeyByHash(this.db, hashSecret(key));
+    let record: ApiKeyRecord | null;
+    try {
+      record = await findActiveApiKeyByHash(this.db, hashSecret(key));
+    } catch (error) {
+      // Expired entries are kept for this: the last verification no revocation has dropped.
+      const known = this.cache.get(key);
+      if (known && generation === this.generation && isStorageUnavailable(error) && this.changes.lastKnownAllowed()) return known.id;
+      throw error;
+    }
     if (!record) {
       this.cache.delete(key);
       return null;

@@ -54,7 +54,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
     done(new TokenkeeperError('shutting_down'));
   });
   const metrics = createMetrics(tk.events, tk.database.db);
-  const apiKeys = new ApiKeyVerifier(tk.database.db, tk.clock);
+  const apiKeys = new ApiKeyVerifier(tk.database.db, tk.clock, { changes: tk.changes });
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {

@@ -52,10 +52,14 @@ export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
     response: { 200: ref(Ready, 'Ready to serve.'), 503: ref(Ready, 'Not ready: the database is unreachable or behind this version.') },
   };
   app.get('/ready', { schema: readySchema }, async (_request, reply) => {
-    const readiness = await checkReadiness(tk.database);
-    return reply
-      .code(readiness.ready ? 200 : 503)
-      .send({ status: readiness.ready ? 'ready' : 'not_ready', version: VERSION, storage: readiness.storage, migrations: readiness.migrations });
+    const readiness = await checkReadiness(tk.database, tk.changes);
+    return reply.code(readiness.ready ? 200 : 503).send({
+      status: readiness.ready ? 'ready' : 'not_ready',
+      version: VERSION,
+      storage: readiness.storage,
+      migrations: readiness.migrations,
+      notifications: readiness.notifications,
+    });
   });
 
   const metricsDocument = {

@@ -3,7 +3,7 @@ import type { KeyRing } from '../crypto/index.ts';
 import { isTokenkeeperError, TokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { newId } from '../ids.ts';
-import { resolveProviderClient, type ProviderClient } from '../oauth/index.ts';
+import { isDiscoveryCached, resolveProviderClient, type ProviderClient } from '../oauth/index.ts';
 import { getProvider, type IntegrationSettings, type ProviderEntry } from '../providers/index.ts';
 import {
   countConnectionsOfIntegration,
@@ -13,9 +13,11 @@ import {
   findIntegrationUpdatedAt,
   insertIntegration,
   listIntegrations,
+  localChangeFeed,
   markIntegrationFailing,
   nextUpdatedAt,
   updateIntegration,
+  type ChangeFeed,
   type Database,
   type IntegrationRecord,
 } from '../store/index.ts';
@@ -72,6 +74,11 @@ export interface IntegrationServiceOptions {
    * call (invariant 8). Without it, discovery is sent unguarded.
    */
   guard?: OutboundCallGuard;
+  /**
+   * The cross-process invalidation channel (store/change-feed.ts): changes made here are
+   * announced on it, changes announced by other processes drop this process's entries.
+   */
+  changes?: ChangeFeed;
 }
 
 /**
@@ -80,18 +87,26 @@ export interface IntegrationServiceOptions {
  *
  * Two caches, both coherent with the database (invariant 10; see CoherentCache): views (row and
  * catalog entry, for reads that must work while the provider is down) and resolved clients (for
- * provider calls). A change made here drops both at once; one made by another process is seen
- * within INTEGRATION_COHERENCE_MS, so no process keeps refreshing with a disabled integration or
- * an old client secret.
+ * provider calls). A change made here drops both at once; one made by another process drops
+ * them when it commits (announced on `changes`, PostgreSQL) and is seen within
+ * INTEGRATION_COHERENCE_MS whatever happens to the announcement, so no process keeps refreshing
+ * with a disabled integration or an old client secret.
  */
 export class IntegrationService {
   private readonly options: IntegrationServiceOptions;
   private readonly views: CoherentCache<IntegrationView>;
   private readonly resolved: CoherentCache<ResolvedIntegration>;
+  private readonly changes: ChangeFeed;
 
   constructor(options: IntegrationServiceOptions) {
     this.options = options;
+    this.changes = options.changes ?? localChangeFeed();
+    this.changes.subscribe((signal) => {
+      if (signal.kind === 'integration' && !signal.own) this.invalidate(signal.id);
+      else if (signal.kind === 'reconnected') this.invalidate();
+    });
     const coherence = {
+      trust: this.changes,
       clock: options.clock,
       maxAgeMs: INTEGRATION_COHERENCE_MS,
       currentVersion: (id: string) => findIntegrationUpdatedAt(options.db, id),
@@ -100,6 +115,11 @@ export class IntegrationService {
     };
     this.views = new CoherentCache<IntegrationView>({ ...coherence, load: (id) => this.loadView(id) });
     this.resolved = new CoherentCache<ResolvedIntegration>({ ...coherence, load: (id) => this.load(id) });
+  }
+
+  /** A write of one integration row, announced to other processes in its transaction. */
+  private write<T>(id: string, write: (db: Database) => Promise<T>): Promise<T> {
+    return this.changes.writeAndNotify(this.options.db, [{ kind: 'integration', id }], write);
   }
 
   private secretAad(id: string): string {
@@ -166,7 +186,7 @@ export class IntegrationService {
       : input.clientSecret;
     for (let attempt = 1; ; attempt += 1) {
       const next = this.applyUpdate(current, input, sealedSecret);
-      if (await updateIntegration(this.options.db, next, current.updatedAt)) {
+      if (await this.write(current.id, (db) => updateIntegration(db, next, current.updatedAt))) {
         this.invalidate(current.id);
         this.options.events.emit('integration.updated', { integrationKey: next.key, provider: next.provider });
         if (current.failingSince !== null) this.options.events.emit('integration.recovered', { integrationKey: next.key, provider: next.provider });
@@ -210,12 +230,12 @@ export class IntegrationService {
   async markFailing(id: string, failure: IntegrationFailureReport): Promise<void> {
     const code = cleanFailureText(failure.code, 100);
     const message = cleanFailureText(failure.message, MAX_FAILURE_MESSAGE_LENGTH);
-    const outcome = await markIntegrationFailing(this.options.db, id, {
+    const outcome = await this.write(id, (db) => markIntegrationFailing(db, id, {
       code,
       message,
       at: this.options.clock.now(),
       seenUpdatedAt: failure.recordUpdatedAt,
-    });
+    }));
     if (outcome === 'not_found') throw new TokenkeeperError('integration_not_found', `No integration "${id}".`);
     if (outcome === 'unchanged') return;
     this.invalidate(id);
@@ -233,7 +253,7 @@ export class IntegrationService {
         details: { connections: count },
       });
     }
-    await deleteIntegration(this.options.db, current.id);
+    await this.write(current.id, (db) => deleteIntegration(db, current.id));
     this.invalidate(current.id);
     this.options.events.emit('integration.deleted', { integrationKey: current.key, provider: current.provider });
     return current;
@@ -324,7 +344,9 @@ export class IntegrationService {
     });
     const { guard } = this.options;
     try {
-      const client = provider.discovery && guard ? await guard(record.id, resolve) : await resolve();
+      const issuer = (record.settings as IntegrationSettings).issuer ?? provider.issuer;
+      const sends = provider.discovery && !(issuer && isDiscoveryCached(issuer, this.options.clock));
+      const client = sends && guard ? await guard(record.id, resolve) : await resolve();
       return { record, provider, client };
     } catch (error) {
       if (provider.discovery && error === discoveryError && isTokenkeeperError(error, 'provider_unavailable')) {

@@ -5,6 +5,8 @@ import type { Logger } from '../logger.ts';
 import { getProvider } from '../providers/index.ts';
 import { listDueForRefresh, listIdleSince, type Database } from '../store/index.ts';
 import { sleep } from '../tokens/index.ts';
+import type { JobQueue } from './job-queue.ts';
+import { REFRESH_QUEUE, SYSTEM_TOKEN_QUEUE, type RefreshJobData, type SystemTokenJobData } from './tokenkeeper-queues.ts';
 
 export interface JobReport {
   job: string;
@@ -13,6 +15,8 @@ export interface JobReport {
   failed: number;
   needs_reauth: number;
   duration_ms: number;
+  /** On the cluster job layer: jobs this tick added to the queues (work already queued is not counted). */
+  enqueued?: number;
 }
 
 export interface RefreshSweepDeps {
@@ -31,19 +35,21 @@ export interface RefreshSweepDeps {
 
 const DAY_MS = 86_400_000;
 
-/**
- * The proactive sweep: refreshes every active or degraded connection whose remaining lifetime
- * is under max(buffer, 25 % of its lifetime), exercises refresh tokens that die when unused
- * (at half their provider's idle limit), and keeps system connections minted. Everything goes
- * through `TokenService.refreshIfDue`, the same single-flight path requests use, so a sweep and a
- * request racing for one connection still make one refresh.
- */
-export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport> {
-  const startedAt = performance.now();
-  const now = deps.clock.now();
-  const report: JobReport = { job: 'refresh', checked: 0, refreshed: 0, failed: 0, needs_reauth: 0, duration_ms: 0 };
-  const batch = deps.batchSize ?? 1000;
+/** What one sweep tick has to do: the connections to refresh, and the system connections to keep. */
+export interface SweepWork {
+  refresh: { id: string; trigger: 'sweep' | 'idle' }[];
+  /** Integrations whose system connection (client credentials) must exist. */
+  systemIntegrations: { id: string; key: string }[];
+}
 
+/**
+ * Finds a sweep's work: every active or degraded connection whose remaining lifetime is under
+ * max(buffer, 25 % of its lifetime), refresh tokens that die when unused (at half their
+ * provider's idle limit), and the integrations that keep a system connection minted.
+ */
+export async function findSweepWork(deps: Pick<RefreshSweepDeps, 'db' | 'clock' | 'integrations' | 'batchSize'>): Promise<SweepWork> {
+  const now = deps.clock.now();
+  const batch = deps.batchSize ?? 1000;
   const due = await listDueForRefresh(deps.db, now, batch);
   const integrations = await deps.integrations.list();
   const idleIntegrations = integrations.flatMap((integration) => {
@@ -52,11 +58,24 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   });
   const dueIds = new Set(due.map((row) => row.id));
   const idle = (await listIdleSince(deps.db, idleIntegrations, now, batch)).filter((row) => !dueIds.has(row.id));
+  return {
+    refresh: [...due.map((row) => ({ id: row.id, trigger: 'sweep' as const })), ...idle.map((row) => ({ id: row.id, trigger: 'idle' as const }))],
+    systemIntegrations: integrations
+      .filter((integration) => integration.failingSince === null && integration.systemGrant === 'client_credentials' && integration.enabled)
+      .map((integration) => ({ id: integration.id, key: integration.key })),
+  };
+}
 
-  const work: { id: string; trigger: 'sweep' | 'idle' }[] = [
-    ...due.map((row) => ({ id: row.id, trigger: 'sweep' as const })),
-    ...idle.map((row) => ({ id: row.id, trigger: 'idle' as const })),
-  ];
+/**
+ * The proactive sweep, run here and now (the embedded shape's scheduler, `POST /v1/cron/refresh`,
+ * `tokenkeeper refresh --all-due`). Everything goes through `TokenService.refreshIfDue`, the same
+ * single-flight path requests use, so a sweep and a request racing for one connection still make
+ * one refresh.
+ */
+export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport> {
+  const startedAt = performance.now();
+  const report: JobReport = { job: 'refresh', checked: 0, refreshed: 0, failed: 0, needs_reauth: 0, duration_ms: 0 };
+  const { refresh: work, systemIntegrations } = await findSweepWork(deps);
   report.checked = work.length;
 
   let next = 0;
@@ -73,10 +92,8 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, work.length)) }, worker));
 
   // System connections minted by client credentials: make sure one exists.
-  for (const integration of integrations) {
+  for (const integration of systemIntegrations) {
     if (deps.tokens.isDraining()) break;
-    if (integration.failingSince !== null) continue;
-    if (integration.systemGrant !== 'client_credentials' || !integration.enabled) continue;
     try {
       await deps.connections.ensureSystemConnection(integration.key);
     } catch (error) {
@@ -86,6 +103,39 @@ export async function runRefreshSweep(deps: RefreshSweepDeps): Promise<JobReport
   }
   report.duration_ms = Math.round(performance.now() - startedAt);
   return report;
+}
+
+/**
+ * The sweep on the cluster job layer: the instance that claimed the tick only finds the work and
+ * enqueues it, one durable job per connection (keyed by its id: never queued twice) and one per
+ * system connection to keep; every instance's workers then do it. The jitter becomes each job's
+ * start delay, so a batch that came due together is still spread out.
+ */
+export async function enqueueRefreshSweep(deps: Pick<RefreshSweepDeps, 'db' | 'clock' | 'integrations' | 'jitterMs' | 'batchSize'> & { queue: JobQueue }): Promise<JobReport> {
+  const startedAt = performance.now();
+  // Jobs are durable and keyed, so one tick may queue far more than an in-process run would take on.
+  const { refresh, systemIntegrations } = await findSweepWork({ ...deps, batchSize: deps.batchSize ?? 20_000 });
+  const refreshJobs = await deps.queue.enqueue<RefreshJobData>(
+    REFRESH_QUEUE,
+    refresh.map((item) => ({
+      key: item.id,
+      data: { connectionId: item.id, trigger: item.trigger },
+      startAfterMs: deps.jitterMs > 0 ? Math.floor(Math.random() * deps.jitterMs) : 0,
+    })),
+  );
+  const systemJobs = await deps.queue.enqueue<SystemTokenJobData>(
+    SYSTEM_TOKEN_QUEUE,
+    systemIntegrations.map((integration) => ({ key: integration.id, data: { integration: integration.key } })),
+  );
+  return {
+    job: 'refresh',
+    checked: refresh.length,
+    enqueued: refreshJobs + systemJobs,
+    refreshed: 0,
+    failed: 0,
+    needs_reauth: 0,
+    duration_ms: Math.round(performance.now() - startedAt),
+  };
 }
 
 /** The integration's setting, else the provider catalog's idle limit for refresh tokens. */

@@ -21,6 +21,17 @@ export function clearDiscoveryCache(): void {
   cache.clear();
 }
 
+/**
+ * Whether resolving this issuer now would send no request: its metadata is cached, or being
+ * fetched by another caller whose request it would share. The outbound guard is only for calls
+ * that go out; a cached discovery spending a rate-limit token (or acting as a circuit's
+ * half-open probe without reaching the provider) would be wrong.
+ */
+export function isDiscoveryCached(issuer: string, clock: Clock): boolean {
+  const cached = cache.get(issuer);
+  return cached !== undefined && cached.expiresAt > clock.now();
+}
+
 export function discoverAuthorizationServer(issuer: string, transport: TransportSettings, clock: Clock): Promise<oauth.AuthorizationServer> {
   const now = clock.now();
   const cached = cache.get(issuer);

@@ -1,7 +1,7 @@
 /** OAuth protocol on oauth4webapi: the only import surface of src/oauth/. */
 export type { IntegrationForClient, ProviderClient, ProviderEndpoints, ResolveOptions, TokenSet } from './types.ts';
 export { resolveProviderClient } from './resolve-client.ts';
-export { clearDiscoveryCache, DISCOVERY_TTL_MS } from './discovery.ts';
+export { clearDiscoveryCache, DISCOVERY_TTL_MS, isDiscoveryCached } from './discovery.ts';
 export { createPkce } from './pkce.ts';
 export { buildAuthorizationUrl } from './authorization-url.ts';
 export { exchangeAuthorizationCode } from './exchange-code.ts';

@@ -7,6 +7,7 @@ import type { RateLimit } from './types.ts';
 export const RATE_LIMIT_BOUNDS: Readonly<Record<keyof RateLimit, { min: number; max: number }>> = Object.freeze({
   requestsPerMinute: { min: 1, max: 100_000 },
   concurrency: { min: 1, max: 1_000 },
+  requestsPerSecond: { min: 1, max: 10_000 },
 });
 
 const FIELDS = Object.keys(RATE_LIMIT_BOUNDS) as Array<keyof RateLimit>;
@@ -19,7 +20,7 @@ function inBounds(field: keyof RateLimit, value: unknown): value is number {
 /** Checks the `rateLimit` setting; every problem is reported, prefixed with its path. */
 export function validateRateLimitSetting(value: unknown): { problems: string[]; rateLimit: Partial<RateLimit> } {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { problems: ['rateLimit must be an object with requestsPerMinute and/or concurrency'], rateLimit: {} };
+    return { problems: ['rateLimit must be an object with requestsPerMinute, requestsPerSecond and/or concurrency'], rateLimit: {} };
   }
   const problems: string[] = [];
   const rateLimit: Partial<RateLimit> = {};
@@ -42,9 +43,14 @@ export function validateRateLimitSetting(value: unknown): { problems: string[]; 
 export function effectiveRateLimit(catalog: RateLimit, settings: unknown): RateLimit {
   const override = settings !== null && typeof settings === 'object' ? (settings as { rateLimit?: unknown }).rateLimit : undefined;
   if (override === null || typeof override !== 'object') return catalog;
-  const pick = (field: keyof RateLimit): number => {
+  const pick = (field: keyof RateLimit): number | undefined => {
     const value = (override as Record<string, unknown>)[field];
     return inBounds(field, value) ? value : catalog[field];
   };
-  return { requestsPerMinute: pick('requestsPerMinute'), concurrency: pick('concurrency') };
+  const perSecond = pick('requestsPerSecond');
+  return {
+    requestsPerMinute: pick('requestsPerMinute')!,
+    concurrency: pick('concurrency')!,
+    ...(perSecond === undefined ? {} : { requestsPerSecond: perSecond }),
+  };
 }

@@ -125,4 +125,10 @@ export interface IntegrationSettings {
 export interface RateLimit {
   requestsPerMinute: number;
   concurrency: number;
+  /**
+   * A per-second cap, for providers that enforce their limit per second. Without it the bucket
+   * may hold a sixth of a minute's budget; with it, at most a twentieth of a second's, so calls
+   * are paced evenly and no one-second window sees more than 1.05 times this rate.
+   */
+  requestsPerSecond?: number;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isTokenkeeperError } from '../errors.ts';
+import { parseMintGrants, type MintedGrant, type MintGrantsOptions } from './bulk-grants.ts';
 import type { SandboxFaults } from './faults.ts';
 import { BodyTooLargeError, isCrossSiteRequest, isLoopbackAddress, readBody, sendError, sendJson } from './http-helpers.ts';
 import type { SandboxStats } from './token-request-stats.ts';
@@ -10,6 +11,7 @@ export interface SandboxControls {
   setFaults(partial: Partial<SandboxFaults>): void;
   resetFaults(): void;
   revokeGrants(accountId?: string): Promise<number>;
+  mintGrants(options: MintGrantsOptions): Promise<MintedGrant[]>;
   stats(): SandboxStats;
   resetStats(): void;
 }
@@ -17,7 +19,8 @@ export interface SandboxControls {
 const JSON_LIMIT_BYTES = 16 * 1024;
 
 /**
- * `/_sandbox/*`: the fault switches, grant revocation and stats over HTTP, for tests and demos
+ * `/_sandbox/*`: the fault switches, grant revocation, bulk grants (`POST /_sandbox/grants` with
+ * `{"count": N, "account_prefix": "load-"}`) and stats over HTTP, for tests, demos and load tests
  * that drive a sandbox running in another process (`tokenkeeper sandbox`).
  *
  * No authentication: they answer only requests that arrive from a loopback address, which is
@@ -63,6 +66,11 @@ export function createAdminRoutes(controls: SandboxControls) {
             return;
           }
           sendJson(res, 200, { revoked: await controls.revokeGrants(body.account_id) });
+          return;
+        }
+        case 'POST /_sandbox/grants': {
+          const minted = await controls.mintGrants(parseMintGrants(await readJson(req)));
+          sendJson(res, 200, { grants: minted.map((grant) => ({ account_id: grant.accountId, refresh_token: grant.refreshToken, scope: grant.scope })) });
           return;
         }
         case 'GET /_sandbox/stats':

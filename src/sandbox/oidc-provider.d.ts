@@ -92,6 +92,8 @@ declare module 'oidc-provider' {
   }
 
   export interface TokenModel {
+    /** A new token (e.g. a refresh token minted outside a request: bulk-grants.ts); `save` returns its value. */
+    new (properties: Record<string, unknown>): Token & { save(): Promise<string> };
     find(value: string, options?: { ignoreExpiration?: boolean }): Promise<Token | undefined>;
   }
 

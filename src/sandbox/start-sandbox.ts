@@ -4,6 +4,7 @@ import type { Provider } from 'oidc-provider';
 import { TokenkeeperError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createAdminRoutes } from './admin-routes.ts';
+import { mintGrants, type MintedGrant, type MintGrantsOptions } from './bulk-grants.ts';
 import { createDemoApi } from './demo-api.ts';
 import { DEFAULT_FAULTS, parseFaults, type SandboxFaults } from './faults.ts';
 import { sendError, sendHtml } from './http-helpers.ts';
@@ -59,6 +60,8 @@ export interface SandboxServer {
   faults(): SandboxFaults;
   /** Revokes every grant, or one account's; later refreshes get `invalid_grant`. Returns the count. */
   revokeGrants(accountId?: string): Promise<number>;
+  /** Grants with a refresh token each, as if that many accounts had signed in (bulk-grants.ts). */
+  mintGrants(options: MintGrantsOptions): Promise<MintedGrant[]>;
   /** Registers a client at run time, replacing one with the same id. */
   addClient(client: SandboxClient): void;
   /** Token-endpoint requests as received, before faults. */
@@ -158,6 +161,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const revoked = store.revokeGrants(accountId);
       logger.info('sandbox grants revoked', { account_id: accountId ?? '(all)', revoked });
       return revoked;
+    },
+    mintGrants: async (options: MintGrantsOptions): Promise<MintedGrant[]> => {
+      const minted = await mintGrants(provider, options);
+      logger.info('sandbox grants minted', { count: minted.length });
+      return minted;
     },
     stats: (): SandboxStats => stats.snapshot(),
     resetStats: (): void => stats.reset(),

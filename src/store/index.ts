@@ -8,7 +8,20 @@ export * from './connect-sessions-table.ts';
 export * from './events-table.ts';
 export * from './api-keys-table.ts';
 export * from './job-state-table.ts';
+export * from './outbound-limits-table.ts';
 export { MAX_TIME_MS, MIN_TIME_MS, isStorableTime, checkStorableTimes } from './time-bounds.ts';
 export { isUniqueViolation } from './unique-violation.ts';
 export { isStorageUnavailable } from './storage-unavailable.ts';
 export { isSqliteBusy } from './sqlite-dialect.ts';
+export {
+  localChangeFeed,
+  openChangeFeed,
+  openPostgresChangeFeed,
+  writeAndNotify,
+  OUTAGE_GRACE_MS,
+  type Change,
+  type ChangeFeed,
+  type ChangeWatch,
+  type FeedSignal,
+  type FeedStatus,
+} from './change-feed.ts';

@@ -1,9 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type DatabaseIntrospector, type Kysely } from 'kysely';
 import { isPostgres } from './database.ts';
 import { Migrator, type Migration, type MigrationResultSet } from 'kysely/migration';
 import * as initial from './migrations/0001-initial.ts';
 import * as refreshSafety from './migrations/0002-refresh-safety.ts';
 import * as integrationHealth from './migrations/0003-integration-health.ts';
+import * as outboundLimits from './migrations/0004-outbound-limits.ts';
 import type { Schema } from './schema.ts';
 
 /**
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-refresh-safety': refreshSafety,
   '0003-integration-health': integrationHealth,
+  '0004-outbound-limits': outboundLimits,
 };
 
 export const latestMigration = Object.keys(migrations).at(-1)!;
@@ -32,11 +34,36 @@ export interface MigrateReport {
 async function migratorFor(db: Kysely<Schema>): Promise<Migrator> {
   const schema = isPostgres(db) ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
   return new Migrator({
-    db,
+    db: schema ? introspectingOnly(db, schema) : db,
     provider: { getMigrations: async () => migrations },
     migrationTableName: 'tokenkeeper_migrations',
     migrationLockTableName: 'tokenkeeper_migrations_lock',
     ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+}
+
+/**
+ * `db`, whose introspector sees one schema only. Kysely's migrator asks its introspector whether
+ * its tables exist, and Kysely's PostgreSQL introspector reads every column of every table in
+ * every schema of the database: in a database shared with other applications (or other
+ * tenants, or parallel test runs), a table dropped there meanwhile failed our start-up with
+ * "relation … does not exist". (Exported for tests that drive a Migrator of their own.)
+ */
+export function introspectingOnly(db: Kysely<Schema>, schema: string): Kysely<Schema> {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: async () => (await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${schema}`.execute(db)).rows,
+    getTables: async () => {
+      const tables = await sql<{ name: string }>`select tablename as name from pg_catalog.pg_tables where schemaname = ${schema}`.execute(db);
+      return tables.rows.map(({ name }) => ({ name, schema, isView: false, isForeign: false, columns: [] }));
+    },
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection;
+      const value: unknown = Reflect.get(target, property, target);
+      // Kysely keeps its state in private fields: its methods must run on the instance itself.
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }
 

@@ -21,6 +21,7 @@ interface PgModule {
 
 interface PgPool {
   on(event: 'error', listener: (error: Error) => void): void;
+  on(event: 'connect', listener: (client: { on(event: 'error', listener: (error: Error) => void): void }) => void): void;
   end(): Promise<void>;
 }
 
@@ -47,6 +48,10 @@ export function openPostgres(options: PostgresPoolOptions): { dialect: PostgresD
   // An idle client losing its connection (a PostgreSQL restart) must not crash the process: the
   // pool drops it and the next query gets a fresh one.
   pool.on('error', () => undefined);
+  // Nor a client in use: the pool listens for errors only while a client is idle, and `pg` emits
+  // 'error' on a client whose connection dies even when the failure also rejects its query — with
+  // no listener, that event would crash the process. The query's rejection is what reports it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return { dialect: new PostgresDialect({ pool: pool as never }), pool };
 }
 

@@ -127,6 +127,26 @@ export interface JobStateTable {
   last_report: string | null;
 }
 
+/**
+ * One integration's outbound limits shared by every instance (PostgreSQL; see
+ * outbound-limits-table.ts). Times are the instances' clock values.
+ */
+export interface OutboundLimitsTable {
+  integration_id: string;
+  /** The token bucket's content at `refilled_at` (fractional: refilled by elapsed time). */
+  tokens: number;
+  refilled_at: number;
+  /** JSON object: permit id → when that concurrency slot lapses if never given back. */
+  slots: string;
+  /** Consecutive transient failures while closed. */
+  circuit_failures: number;
+  /** Null: closed. In the future: open. In the past: half-open (one probe may go out). */
+  circuit_open_until: number | null;
+  /** The permit that is the half-open probe, and when that claim lapses. */
+  circuit_probe: string | null;
+  circuit_probe_until: number | null;
+}
+
 export interface Schema {
   integrations: IntegrationsTable;
   connections: ConnectionsTable;
@@ -134,4 +154,5 @@ export interface Schema {
   events: EventsTable;
   api_keys: ApiKeysTable;
   job_state: JobStateTable;
+  outbound_limits: OutboundLimitsTable;
 }

@@ -1,11 +1,12 @@
 import type { Clock } from '../clock.ts';
 
 /**
- * A per-provider circuit breaker (one per integration: two integrations of the same provider
- * have separate credentials and quotas). After `failureThreshold` consecutive transient
- * failures it opens: calls fail fast with `circuit_open` instead of adding load to a provider
- * that is already down. After `openMs` one trial call is let through (half-open); its success
- * closes the circuit, its failure opens it again.
+ * A per-provider circuit breaker in this process's memory (one per integration: two integrations
+ * of the same provider have separate credentials and quotas). After `failureThreshold`
+ * consecutive transient failures it opens: calls fail fast with `circuit_open` instead of adding
+ * load to a provider that is already down. After `openMs` one trial call is let through
+ * (half-open); its success closes the circuit, its failure opens it again. On PostgreSQL the same
+ * states live in the database, shared by every instance (shared-outbound-limits.ts).
  */
 export interface CircuitBreakerOptions {
   failureThreshold: number;
@@ -67,10 +68,17 @@ export class CircuitBreaker {
     if (this.state.kind === 'half_open') this.state.trialRunning = false;
   }
 
-  /** A call that ended without saying anything about the provider (e.g. a permanent error). */
-  recordNeutral(): void {
-    if (this.state.kind === 'half_open') this.state = { kind: 'closed', failures: 0 };
-    else if (this.state.kind === 'closed') this.state.failures = 0;
+  /**
+   * A call the provider answered with an error about the request (e.g. a permanent error): it is
+   * up. Resets the failure count; a half-open circuit closes. Returns true when this closed it.
+   */
+  recordNeutral(): boolean {
+    if (this.state.kind === 'half_open') {
+      this.state = { kind: 'closed', failures: 0 };
+      return true;
+    }
+    if (this.state.kind === 'closed') this.state.failures = 0;
+    return false;
   }
 
   get status(): 'closed' | 'open' | 'half_open' {

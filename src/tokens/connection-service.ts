@@ -56,9 +56,12 @@ export class ConnectionService {
    * Stores a token set as a connection: a new one, or — for the same owner and provider account —
    * a reconnect of the existing one (save-token-set.ts).
    */
-  saveTokenSet(input: SaveTokenSetInput): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
+  async saveTokenSet(input: SaveTokenSetInput): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
     const { db, clock, events, tokens } = this.options;
-    return saveTokenSet({ db, clock, events, tokens }, input);
+    const saved = await saveTokenSet({ db, clock, events, tokens }, input);
+    // A reconnect replaced the token set other processes may hold: announced once it committed.
+    if (saved.reconnected) await tokens.announce([saved.record.id]);
+    return saved;
   }
 
   /**
@@ -146,7 +149,8 @@ export class ConnectionService {
         this.options.logger.warn('revocation at the provider failed; deleting the connection anyway', { connectionId: id, error });
       }
     }
-    await deleteConnection(this.options.db, id);
+    // Announced in the delete's transaction: every instance drops its cached token on commit.
+    await this.options.tokens.writeConnections([id], (db) => deleteConnection(db, id));
     this.options.tokens.forget(id);
     const ref = connectionRef(record, integration);
     this.options.events.emit('connection.revoked', { ...ref, revokedAtProvider, reason: 'deleted through the API' });

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { IntegrationService } from '../integrations/index.ts';
-import { findConnection, type ConnectionRecord, type Database } from '../store/index.ts';
+import { findConnection, type ChangeFeed, type ChangeWatch, type ConnectionRecord, type Database } from '../store/index.ts';
 import { sleep } from './backoff.ts';
 import type { RefreshOutcome, RefreshRequest } from './refresh-request.ts';
 import type { CacheEntry } from './token-cache.ts';
@@ -12,6 +12,10 @@ export interface HolderWaitDeps {
   clock: Clock;
   integrations: IntegrationService;
   waitForHolderMs: number;
+  /** Announces the holder's commit (or lease release) the moment it lands. */
+  changes: Pick<ChangeFeed, 'status' | 'watch'>;
+  /** While `changes` is live: how often the row is re-read anyway (a holder that died announces nothing). */
+  holderPollMs: number;
   entryOf(record: ConnectionRecord): CacheEntry;
   isClosing(): boolean;
   /** Takes the lease ourselves after a holder gave up or failed (one attempt). */
@@ -19,9 +23,14 @@ export interface HolderWaitDeps {
 }
 
 /**
- * Another process holds the lease. Poll the row until the holder is done — its commit moved the
- * version, or its lease is gone or changed hands — bounded by `waitForHolderMs` on the injected
- * clock; polling needs no notification channel to be correct, on SQLite and PostgreSQL alike.
+ * Another process holds the lease. Wait until the holder is done — its commit moved the version,
+ * or its lease is gone or changed hands — bounded by `waitForHolderMs` on the injected clock.
+ *
+ * On PostgreSQL with the invalidation channel live, the holder's commit wakes the waiter: one
+ * read when it lands, plus a re-read every `holderPollMs` for a holder that died (its lease lapses
+ * without a word). The watch starts before the first read, so a commit that lands in between is
+ * not missed. Without the channel (SQLite, or the channel down) the row is polled every 20 ms
+ * growing to 200 ms: correctness never depends on a notification arriving.
  *
  * A holder being done does not mean it succeeded. Every waiter re-checks what is stored now
  * (invariant 4): a holder that moved the connection to needs_reauth makes the waiter throw that;
@@ -30,13 +39,37 @@ export interface HolderWaitDeps {
  * once itself, under the usual cooldown.
  */
 export async function waitForHolder(deps: HolderWaitDeps, id: string, seen: ConnectionRecord, request: RefreshRequest, retried: boolean): Promise<RefreshOutcome> {
-  const { db, clock } = deps;
+  const { clock } = deps;
   const startedAt = clock.now();
+  const watch = deps.changes.watch('connection', id);
+  try {
+    return await waitWatching(deps, id, seen, request, retried, startedAt, watch);
+  } finally {
+    watch.stop();
+  }
+}
+
+async function waitWatching(
+  deps: HolderWaitDeps,
+  id: string,
+  seen: ConnectionRecord,
+  request: RefreshRequest,
+  retried: boolean,
+  startedAt: number,
+  watch: ChangeWatch,
+): Promise<RefreshOutcome> {
+  const { db, clock } = deps;
   let interval = 20;
-  for (;;) {
+  for (let round = 0; ; round++) {
     if (deps.isClosing()) throw new TokenkeeperError('shutting_down');
-    await sleep(interval);
-    interval = Math.min(200, interval * 2);
+    if (deps.changes.status() === 'live') {
+      // The first round reads at once: the holder may have committed before the watch began.
+      if (round > 0) await watch.next(Math.min(deps.holderPollMs, Math.max(1, deps.waitForHolderMs - (clock.now() - startedAt))));
+    } else {
+      await sleep(interval);
+      interval = Math.min(200, interval * 2);
+    }
+    if (deps.isClosing()) throw new TokenkeeperError('shutting_down');
     const row = await findConnection(db, id);
     if (!row) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
     const now = clock.now();

@@ -1,25 +1,24 @@
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
+import type { Logger } from '../logger.ts';
 import { effectiveRateLimit, type ProviderEntry } from '../providers/index.ts';
-import type { IntegrationRecord } from '../store/index.ts';
-import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
-import { RateLimiter } from './rate-limiter.ts';
+import { isStorageUnavailable, type Database, type IntegrationRecord } from '../store/index.ts';
+import type { CircuitBreakerOptions } from './circuit-breaker.ts';
+import { LocalOutboundLimits } from './local-outbound-limits.ts';
+import type { CallOutcome, CircuitStatus, OutboundLimits } from './outbound-limits.ts';
+import { SharedOutboundLimits } from './shared-outbound-limits.ts';
 
-/** What a call that went out said about the provider's health. */
-export type CallOutcome =
-  /** The provider answered normally. */
-  | 'success'
-  /** Network error, timeout, 5xx, 429: counts towards opening the circuit. */
-  | 'failure'
-  /** The provider answered, but with an error about the request (e.g. invalid_grant): it is up. */
-  | 'neutral'
-  /** No call went out after all (e.g. the lease was taken by another process meanwhile). */
-  | 'not_sent';
+export type { CallOutcome, CircuitStatus } from './outbound-limits.ts';
 
 export interface OutboundPermit {
-  /** Gives the rate-limiter slot back and records the outcome on the breaker. Call exactly once. */
-  release(outcome: CallOutcome): void;
+  /**
+   * Gives the rate-limiter slot back and records the outcome on the breaker. Call exactly once.
+   * Never rejects; on shared limits it writes in the background (this instance's next `acquire`
+   * for the integration waits for it), so awaiting it is optional.
+   */
+  release(outcome: CallOutcome): Promise<void>;
 }
 
 interface GuardedIntegration {
@@ -27,40 +26,69 @@ interface GuardedIntegration {
   provider: Pick<ProviderEntry, 'key' | 'displayName' | 'rateLimit'>;
 }
 
+export interface OutboundGuardOptions {
+  clock: Clock;
+  events: EventBus;
+  circuit: CircuitBreakerOptions;
+  /**
+   * The cluster shape: limits and breakers kept in PostgreSQL and shared by every instance on the
+   * database (shared-outbound-limits.ts). Absent: in this process's memory, for the embedded shape.
+   */
+  shared?: { db: Database; slotTtlMs: number };
+  /** Where a permit that could not be given back to shared limits is reported. */
+  logger?: Logger;
+}
+
 /**
  * Every outbound call to a provider — refresh, minting, revocation, userinfo, discovery — passes
  * through its integration's rate limiter (client-side limits, invariant 8) and circuit breaker.
  * One per integration, not per provider: two integrations of one provider have separate
- * credentials and quotas.
+ * credentials and quotas. Where the limits live (this process, or PostgreSQL for a cluster) is
+ * the `OutboundLimits` behind it; the guard's part is the same for both: breaker first (an open
+ * circuit fails fast without spending a token), then a token and a slot, and the
+ * `circuit.opened` / `circuit.closed` events from the instance whose call made the transition.
  */
 export class OutboundGuard {
-  private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly limiters = new Map<string, { limits: string; limiter: RateLimiter }>();
-  private readonly clock: Clock;
+  private readonly limits: OutboundLimits;
   private readonly events: EventBus;
-  private readonly circuit: CircuitBreakerOptions;
+  private readonly logger: Logger | undefined;
+  private readonly failureThreshold: number;
+  /** Permits being given back, per integration: this instance's next acquire sees their outcome. */
+  private readonly finishing = new Map<string, Set<Promise<void>>>();
 
-  constructor(options: { clock: Clock; events: EventBus; circuit: CircuitBreakerOptions }) {
-    this.clock = options.clock;
+  constructor(options: OutboundGuardOptions) {
     this.events = options.events;
-    this.circuit = options.circuit;
+    this.logger = options.logger;
+    this.failureThreshold = options.circuit.failureThreshold;
+    this.limits = options.shared
+      ? new SharedOutboundLimits({ db: options.shared.db, clock: options.clock, circuit: options.circuit, slotTtlMs: options.shared.slotTtlMs })
+      : new LocalOutboundLimits({ clock: options.clock, circuit: options.circuit });
   }
 
   /**
-   * Waits up to `maxWaitMs` for the rate limiter, then for the breaker's permission. Throws
-   * `circuit_open` or `provider_unavailable` (rate limit exhausted) when the call may not go out.
+   * Waits up to `maxWaitMs` for the rate limiter, after the breaker's permission. Throws
+   * `circuit_open` or `provider_unavailable` (rate limit exhausted) when the call may not go out,
+   * and `storage_unavailable` when shared limits cannot be read.
    */
   async acquire(integration: GuardedIntegration, maxWaitMs: number): Promise<OutboundPermit> {
-    const breaker = this.breakerFor(integration.record.id);
-    const pass = breaker.tryPass();
+    const integrationId = integration.record.id;
+    await this.finished(integrationId);
+    const permitId = randomUUID();
+    const pass = await storageGuarded(() => this.limits.pass(integrationId, permitId));
     if (!pass.allowed) {
       throw new TokenkeeperError('circuit_open', `Calls to ${integration.provider.displayName} are paused after repeated failures.`, {
         retryAfterMs: pass.retryAfterMs,
       });
     }
-    const limiter = this.limiterFor(integration);
-    if (!(await limiter.acquire(maxWaitMs))) {
-      breaker.releaseUnused();
+    let taken = false;
+    try {
+      const rateLimit = effectiveRateLimit(integration.provider.rateLimit, integration.record.settings);
+      taken = await storageGuarded(() => this.limits.take(integrationId, permitId, rateLimit, maxWaitMs));
+    } finally {
+      // A half-open pass that no call used goes back at once.
+      if (!taken) void this.finish(integration, permitId, 'not_sent', false);
+    }
+    if (!taken) {
       throw new TokenkeeperError('provider_unavailable', 'The outbound rate limit for this provider is exhausted; retry shortly.', {
         retryAfterMs: 1_000,
       });
@@ -68,20 +96,9 @@ export class OutboundGuard {
     let released = false;
     return {
       release: (outcome) => {
-        if (released) return;
+        if (released) return Promise.resolve();
         released = true;
-        limiter.release();
-        if (outcome === 'success') {
-          if (breaker.recordSuccess()) this.events.emit('circuit.closed', { provider: integration.provider.key, integrationKey: integration.record.key });
-        } else if (outcome === 'failure') {
-          if (breaker.recordFailure()) {
-            this.events.emit('circuit.opened', { provider: integration.provider.key, integrationKey: integration.record.key, failures: this.circuit.failureThreshold });
-          }
-        } else if (outcome === 'neutral') {
-          breaker.recordNeutral();
-        } else {
-          breaker.releaseUnused();
-        }
+        return this.finish(integration, permitId, outcome, true);
       },
     };
   }
@@ -96,38 +113,68 @@ export class OutboundGuard {
     options: { maxWaitMs: number; isProviderFault: (error: unknown) => boolean },
   ): Promise<T> {
     const permit = await this.acquire(integration, options.maxWaitMs);
+    let result: T;
     try {
-      const result = await call();
-      permit.release('success');
-      return result;
+      result = await call();
     } catch (error) {
-      permit.release(options.isProviderFault(error) ? 'failure' : 'neutral');
+      await permit.release(options.isProviderFault(error) ? 'failure' : 'neutral');
       throw error;
     }
+    await permit.release('success');
+    return result;
   }
 
-  circuitStatus(integrationId: string): 'closed' | 'open' | 'half_open' {
-    return this.breakers.get(integrationId)?.status ?? 'closed';
+  /** The integration's breaker as this instance sees it (on PostgreSQL: as every instance does). */
+  async circuitStatus(integrationId: string): Promise<CircuitStatus> {
+    await this.finished(integrationId);
+    return storageGuarded(() => this.limits.circuitStatus(integrationId));
   }
 
-  private breakerFor(integrationId: string): CircuitBreaker {
-    let breaker = this.breakers.get(integrationId);
-    if (!breaker) this.breakers.set(integrationId, (breaker = new CircuitBreaker(this.circuit, this.clock)));
-    return breaker;
+  /** Resolves when every permit given back so far is recorded (before the database closes). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.finishing.values()].flatMap((pending) => [...pending]));
   }
 
-  /**
-   * One limiter per integration, under the catalog's limits or the integration's `rateLimit`
-   * setting. An integration updated with other limits gets a fresh limiter; permits already
-   * handed out release into the old one, which nothing acquires from any more.
-   */
-  private limiterFor(integration: GuardedIntegration): RateLimiter {
-    const rateLimit = effectiveRateLimit(integration.provider.rateLimit, integration.record.settings);
-    const limits = `${rateLimit.requestsPerMinute}/${rateLimit.concurrency}`;
-    const current = this.limiters.get(integration.record.id);
-    if (current?.limits === limits) return current.limiter;
-    const limiter = new RateLimiter(rateLimit, this.clock);
-    this.limiters.set(integration.record.id, { limits, limiter });
-    return limiter;
+  private async finished(integrationId: string): Promise<void> {
+    const pending = this.finishing.get(integrationId);
+    if (pending && pending.size > 0) await Promise.all(pending);
+  }
+
+  private finish(integration: GuardedIntegration, permitId: string, outcome: CallOutcome, holdsSlot: boolean): Promise<void> {
+    const integrationId = integration.record.id;
+    let pending = this.finishing.get(integrationId);
+    if (!pending) this.finishing.set(integrationId, (pending = new Set()));
+    const done: Promise<void> = this.limits.finish(integrationId, permitId, outcome, holdsSlot).then(
+      (transition) => {
+        const ref = { provider: integration.provider.key, integrationKey: integration.record.key };
+        if (transition === 'opened') this.events.emit('circuit.opened', { ...ref, failures: this.failureThreshold });
+        if (transition === 'closed') this.events.emit('circuit.closed', ref);
+      },
+      (error: unknown) => {
+        // The slot lapses by itself; only this call's evidence for the breaker is lost.
+        this.logger?.warn('could not give an outbound permit back; its slot lapses by itself', { integration: integration.record.key, outcome, error });
+      },
+    );
+    pending.add(done);
+    void done.finally(() => {
+      pending.delete(done);
+      if (pending.size === 0 && this.finishing.get(integrationId) === pending) this.finishing.delete(integrationId);
+    });
+    return done;
+  }
+}
+
+/**
+ * Shared limits live in the database: when it is unreachable the call cannot be cleared to go
+ * out, and fails like any other storage trouble (503 `storage_unavailable`, retry), not as a bug.
+ */
+async function storageGuarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isStorageUnavailable(error)) {
+      throw new TokenkeeperError('storage_unavailable', 'The outbound rate limits could not be read; retry shortly.', { cause: error, retryAfterMs: 1_000 });
+    }
+    throw error;
   }
 }

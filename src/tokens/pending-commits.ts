@@ -11,6 +11,8 @@ export interface PendingCommitsOptions {
   leaseMs: number;
   /** How long one commit keeps being retried before it is given up (and logged as an error). */
   retryForMs: number;
+  /** Runs one write of the connection's row, announcing it to other processes. */
+  write<T>(id: string, write: (db: Database) => Promise<T>): Promise<T>;
   onCommitted(record: ConnectionRecord): void;
   onAbandoned(id: string): void;
 }
@@ -80,7 +82,7 @@ export class PendingCommits {
       try {
         // Keep the lease while retrying, so no other process sends the consumed refresh token.
         await extendLease(db, commit.id, commit.holder, clock.now(), leaseMs).catch(() => null);
-        const updated = await updateConnectionFenced(db, commit.id, commit.version, commit.patch, commit.holder);
+        const updated = await this.options.write(commit.id, (db) => updateConnectionFenced(db, commit.id, commit.version, commit.patch, commit.holder));
         if (!updated) {
           logger.warn('a refreshed token set was not stored: the connection changed meanwhile (reconnected or deleted)', { connectionId: commit.id });
           this.options.onAbandoned(commit.id);

@@ -10,6 +10,7 @@ import {
   releaseLease,
   updateConnectionFenced,
   type ConnectionPatch,
+  type ChangeFeed,
   type ConnectionRecord,
   type Database,
 } from '../store/index.ts';
@@ -25,6 +26,8 @@ export interface RefreshCommitsOptions {
   logger: Logger;
   sealer: TokenSealer;
   cache: TokenCache;
+  /** Every write here is announced on it, so other processes' caches and waiters hear of it. */
+  changes: ChangeFeed;
   leaseMs: number;
   /** Cooldown between failed refresh attempts of one connection. */
   cooldown: BackoffPolicy;
@@ -72,9 +75,15 @@ export class RefreshCommits {
       logger: options.logger,
       leaseMs: options.leaseMs,
       retryForMs: options.commitRetryMs ?? 10 * 60_000,
+      write: (id, write) => this.write(id, write),
       onCommitted: (record) => this.entryOf(record),
       onAbandoned: (id) => options.cache.delete(id),
     });
+  }
+
+  /** A write of one connection row, announced in its transaction (store/change-feed.ts). */
+  private write<T>(id: string, write: (db: Database) => Promise<T>): Promise<T> {
+    return this.options.changes.writeAndNotify(this.options.db, [{ kind: 'connection', id }], write);
   }
 
   entryOf(record: ConnectionRecord): CacheEntry {
@@ -107,7 +116,7 @@ export class RefreshCommits {
       if (leased.status === 'degraded') this.options.events.emit('connection.recovered', { ...ref, previousStatus: leased.status });
     };
     try {
-      const updated = await updateConnectionFenced(this.options.db, leased.id, leased.version, patch, holder);
+      const updated = await this.write(leased.id, (db) => updateConnectionFenced(db, leased.id, leased.version, patch, holder));
       if (!updated) return { entry: await this.afterLostFence(held), outcome: 'fenced_out' };
       announce(updated);
       return { entry: this.entryOf(updated), outcome: 'stored' };
@@ -133,7 +142,7 @@ export class RefreshCommits {
   private async afterLostFence(held: HeldConnection): Promise<CacheEntry> {
     const { db, logger, cache } = this.options;
     logger.warn('refresh result discarded: the connection changed while the refresh was in flight', { connectionId: held.leased.id });
-    await releaseLease(db, held.leased.id, held.holder).catch(() => undefined);
+    await this.write(held.leased.id, (db) => releaseLease(db, held.leased.id, held.holder)).catch(() => undefined);
     cache.delete(held.leased.id);
     const row = await findConnection(db, held.leased.id);
     if (!row) {
@@ -235,26 +244,28 @@ export class RefreshCommits {
 
   /** Ends the lease without changing the row's token state (optionally clearing the unanswered mark). */
   async release(held: HeldConnection, options: { clearMark: boolean }): Promise<void> {
-    const { db, clock } = this.options;
+    const { clock } = this.options;
+    const id = held.leased.id;
     if (options.clearMark && held.leased.unansweredRefreshAt !== null) {
       // Only the mark this holder set may be cleared; a fenced write does both at once.
-      const updated = await updateConnectionFenced(db, held.leased.id, held.leased.version, { unansweredRefreshAt: null, updatedAt: clock.now() }, held.holder).catch(() => null);
+      const updated = await this.write(id, (db) => updateConnectionFenced(db, id, held.leased.version, { unansweredRefreshAt: null, updatedAt: clock.now() }, held.holder)).catch(() => null);
       if (updated) {
         this.entryOf(updated);
         return;
       }
     }
-    await releaseLease(db, held.leased.id, held.holder).catch(() => undefined);
+    await this.write(id, (db) => releaseLease(db, id, held.holder)).catch(() => undefined);
   }
 
   /** Failure bookkeeping is retried briefly on storage trouble; losing it only loses a counter. */
   private async commitWithRetry(held: HeldConnection, patch: ConnectionPatch): Promise<ConnectionRecord | null> {
-    const { db, logger } = this.options;
+    const { logger } = this.options;
+    const id = held.leased.id;
     for (let attempt = 0; ; attempt++) {
       try {
-        const updated = await updateConnectionFenced(db, held.leased.id, held.leased.version, patch, held.holder);
+        const updated = await this.write(id, (db) => updateConnectionFenced(db, id, held.leased.version, patch, held.holder));
         if (!updated) {
-          await releaseLease(db, held.leased.id, held.holder).catch(() => undefined);
+          await this.write(id, (db) => releaseLease(db, id, held.holder)).catch(() => undefined);
           this.options.cache.delete(held.leased.id);
           return null;
         }

@@ -15,7 +15,7 @@ export interface RefreshRequest {
   force: boolean;
   /** Calls to the provider within this refresh, retries included (the sweep makes one). */
   maxAttempts: number;
-  /** How long to wait for the integration's rate limiter; spent before the lease is taken. */
+  /** How long to wait for the integration's rate limiter, under the lease (and never past it). */
   rateWaitMs: number;
 }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { IntegrationService, ResolvedIntegration } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { extendLease, findConnection, releaseLease, tryAcquireLease, type ConnectionRecord, type Database } from '../store/index.ts';
+import { extendLease, findConnection, releaseLease, tryAcquireLease, type ChangeFeed, type ConnectionRecord, type Database } from '../store/index.ts';
 import { fullJitterDelay, sleep, type BackoffPolicy } from './backoff.ts';
 import { waitForHolder } from './holder-wait.ts';
 import type { OutboundGuard, OutboundPermit } from './outbound-guard.ts';
@@ -26,6 +26,10 @@ export interface RefreshRunnerOptions {
   /** Timeout of one token-endpoint call; always well inside the lease. */
   refreshTimeoutMs: number;
   waitForHolderMs: number;
+  /** Wakes a waiter when the holder's commit is announced (holder-wait.ts). */
+  changes: ChangeFeed;
+  /** A waiter's re-read interval while `changes` is live. */
+  holderPollMs: number;
   /** Backoff between attempts within one refresh. */
   retryBackoff: BackoffPolicy;
   processId: string;
@@ -38,9 +42,12 @@ export interface RefreshRunnerOptions {
  * The order matters; each step closes a race:
  *
  * 1. Read the row; a token another process refreshed meanwhile is simply returned.
- * 2. Resolve the integration (discovery) and wait for the rate limiter *before* the lease: both
- *    can take seconds, and time spent holding a lease is time a crashed holder blocks everyone.
- * 3. Take the lease by compare-and-set; without it, wait for the holder instead.
+ * 2. Resolve the integration (discovery) before the lease: it can take seconds, and time spent
+ *    holding a lease is time a crashed holder blocks everyone.
+ * 3. Take the lease by compare-and-set; without it, wait for the holder instead. Only then wait
+ *    for the rate limiter, bounded so the call still fits in the lease: callers that lost the
+ *    lease race never touch the limiter, so on PostgreSQL, where the limiter is shared by every
+ *    instance, four instances racing for fifty connections take fifty permits, not two hundred.
  * 4. Before every provider call, extend the lease by compare-and-set on the owner, and in the
  *    same statement mark the row "a refresh request is unanswered". The call's timeout is well
  *    inside the extended lease, so the lease cannot lapse under a live holder's call; a holder
@@ -74,17 +81,9 @@ export class RefreshRunner {
     this.assertRefreshAllowed(row, view.record, request);
 
     const integration = await integrations.resolveById(row.integrationId);
-    const permit = await guard.acquire(integration, request.rateWaitMs);
     const holder = `${this.options.processId}:${randomBytes(3).toString('hex')}`;
-    let leased: ConnectionRecord | null;
-    try {
-      leased = await tryAcquireLease(db, id, holder, clock.now(), this.options.leaseMs);
-    } catch (error) {
-      permit.release('not_sent');
-      throw error;
-    }
+    const leased = await tryAcquireLease(db, id, holder, clock.now(), this.options.leaseMs);
     if (!leased) {
-      permit.release('not_sent');
       const seen = await findConnection(db, id);
       if (!seen) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
       return this.wait(id, seen, request, retried);
@@ -93,22 +92,23 @@ export class RefreshRunner {
     try {
       tokens = this.options.sealer.open(leased);
     } catch (error) {
-      // Undecryptable (a key left the ring): give the lease and the slot back at once.
-      permit.release('not_sent');
+      // Undecryptable (a key left the ring): give the lease back at once.
       await releaseLease(db, id, holder).catch(() => undefined);
       throw error;
     }
-    return this.holding({ leased, tokens, holder, integration, trigger: request.trigger, startedAt: clock.now() }, integration, request, permit);
+    return this.holding({ leased, tokens, holder, integration, trigger: request.trigger, startedAt: clock.now() }, integration, request);
   }
 
   private wait(id: string, seen: ConnectionRecord, request: RefreshRequest, retried: boolean): Promise<RefreshOutcome> {
-    const { db, clock, integrations, commits, waitForHolderMs } = this.options;
+    const { db, clock, integrations, commits, waitForHolderMs, changes, holderPollMs } = this.options;
     return waitForHolder(
       {
         db,
         clock,
         integrations,
         waitForHolderMs,
+        changes,
+        holderPollMs,
         entryOf: (record) => commits.entryOf(record),
         isClosing: () => this.options.isClosing(),
         retry: (next) => this.run(id, next, true),
@@ -136,10 +136,10 @@ export class RefreshRunner {
     }
   }
 
-  private async holding(held: HeldConnection, integration: ResolvedIntegration, request: RefreshRequest, firstPermit: OutboundPermit): Promise<RefreshOutcome> {
+  private async holding(held: HeldConnection, integration: ResolvedIntegration, request: RefreshRequest): Promise<RefreshOutcome> {
     const { db, clock, guard, commits, leaseMs, refreshTimeoutMs } = this.options;
     const { leased } = held;
-    let permit: OutboundPermit | null = firstPermit;
+    let permit: OutboundPermit | null = null;
     let leaseEnded = false;
     // The earliest request with this refresh token whose answer never arrived: an earlier
     // holder's (see migration 0002), or one of ours that timed out. Only a success clears it.
@@ -177,7 +177,9 @@ export class RefreshRunner {
         if (!permit) {
           const leaseLeft = (held.leased.leaseUntil ?? 0) - clock.now();
           try {
-            permit = await guard.acquire(integration, Math.max(0, Math.min(2_000, leaseLeft - callTimeoutMs)));
+            // The first wait is the caller's (a sweep waits longer than a request), a retry's is short;
+            // either ends while the call and its commit still fit in the lease.
+            permit = await guard.acquire(integration, Math.max(0, Math.min(attempt === 0 ? request.rateWaitMs : 2_000, leaseLeft - callTimeoutMs)));
           } catch (error) {
             // The breaker opened (or the limiter ran dry) during our own retries: the failure we
             // saw still counts against the connection.

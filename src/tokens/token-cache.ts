@@ -1,3 +1,4 @@
+import type { ChangeFeed } from '../store/index.ts';
 import type { ConnectionRecord } from '../store/index.ts';
 import type { StoredTokens } from './stored-tokens.ts';
 
@@ -9,11 +10,21 @@ export interface CacheEntry {
   loadedAt: number;
 }
 
+/** What the cache asks the invalidation channel (store/change-feed.ts) before answering. */
+export type CacheTrust = Pick<ChangeFeed, 'cachesTrusted' | 'lastKnownAllowed'>;
+
+const ALWAYS: CacheTrust = { cachesTrusted: () => true, lastKnownAllowed: () => false };
+
 /**
  * In-process cache of connection rows with their decrypted tokens, so a valid token is served
  * without touching the database or decrypting. Every write this process makes replaces or drops
- * the entry; `maxAgeMs` (1 s by default) bounds how long a row another process changed can be
- * served from here (invariant 10).
+ * the entry; a write by another process drops it through the invalidation channel, and
+ * `maxAgeMs` (1 s by default) bounds how long any entry is served whatever happens to that
+ * channel (invariant 10). While the channel is down (`trust.cachesTrusted()` false) `get` serves
+ * nothing: every caller reads the row.
+ *
+ * Entries past their age are kept as the *last known* row: when the database cannot be read at
+ * all, `lastKnown` may answer with one no invalidation has dropped (see `CacheTrust`).
  *
  * A read that started before a delete must not put the deleted row back when it finishes: every
  * `delete` bumps a generation, and `set` with a generation taken before the read is refused once
@@ -24,21 +35,29 @@ export class TokenCache {
   private readonly entries = new Map<string, CacheEntry>();
   private readonly maxAgeMs: number;
   private readonly maxEntries: number;
+  private readonly trust: CacheTrust;
   private generation = 0;
 
-  constructor(options: { maxAgeMs: number; maxEntries?: number }) {
+  constructor(options: { maxAgeMs: number; maxEntries?: number; trust?: CacheTrust }) {
     this.maxAgeMs = options.maxAgeMs;
     this.maxEntries = options.maxEntries ?? 50_000;
+    this.trust = options.trust ?? ALWAYS;
   }
 
+  /** The entry if it is younger than `maxAgeMs` and the invalidation channel is live. */
   get(id: string, now: number): CacheEntry | undefined {
     const entry = this.entries.get(id);
-    if (!entry) return undefined;
-    if (now - entry.loadedAt > this.maxAgeMs || now < entry.loadedAt) {
-      this.entries.delete(id);
-      return undefined;
-    }
+    if (!entry || !this.trust.cachesTrusted()) return undefined;
+    if (now - entry.loadedAt > this.maxAgeMs || now < entry.loadedAt) return undefined;
     return entry;
+  }
+
+  /**
+   * The last row read for this connection, whatever its age, when the row cannot be read now and
+   * the channel says a kept entry is still current (PostgreSQL only); undefined otherwise.
+   */
+  lastKnown(id: string): CacheEntry | undefined {
+    return this.trust.lastKnownAllowed() ? this.entries.get(id) : undefined;
   }
 
   /** Take before reading a row from storage; pass to `set` with what was read. */

@@ -5,7 +5,15 @@ import { TokenkeeperError, isTokenkeeperError } from '../errors.ts';
 import type { EventBus, RefreshTrigger } from '../events.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
-import { findConnection, type ConnectionRecord, type Database, type IntegrationRecord } from '../store/index.ts';
+import {
+  findConnection,
+  isStorageUnavailable,
+  localChangeFeed,
+  type ChangeFeed,
+  type ConnectionRecord,
+  type Database,
+  type IntegrationRecord,
+} from '../store/index.ts';
 import { waitAtMost, type BackoffPolicy } from './backoff.ts';
 import { OutboundGuard } from './outbound-guard.ts';
 import { RefreshCommits } from './refresh-commits.ts';
@@ -36,6 +44,13 @@ export interface TokenServiceOptions {
   waitForHolderMs?: number;
   /** Bound on how stale a cached row changed by another process can be. Default 1 s (invariant 10). */
   cacheMaxAgeMs?: number;
+  /**
+   * The cross-process invalidation channel (store/change-feed.ts): drops cached rows other
+   * processes changed, wakes callers waiting for another process's refresh. Default: none (SQLite).
+   */
+  changes?: ChangeFeed;
+  /** While the channel is live, how often a waiter re-reads the row anyway. Default 1 s. */
+  holderPollMs?: number;
   /** Retries of a transient failure within one request (the sweep does not retry in-line). */
   requestRetry?: { attempts: number } & BackoffPolicy;
   /** Cooldown between failed refresh attempts of one connection. */
@@ -78,6 +93,8 @@ export interface GetTokenOptions {
  */
 export class TokenService {
   readonly guard: OutboundGuard;
+  /** The invalidation channel this service listens to and announces its writes on. */
+  readonly changes: ChangeFeed;
   private readonly options: TokenServiceOptions;
   private readonly cache: TokenCache;
   private readonly sealer: TokenSealer;
@@ -90,7 +107,14 @@ export class TokenService {
     this.options = options;
     const random = options.random ?? Math.random;
     const requestRetry = options.requestRetry ?? { attempts: 2, baseMs: 250, maxMs: 2_000 };
-    this.cache = new TokenCache({ maxAgeMs: options.cacheMaxAgeMs ?? 1_000 });
+    const changes = options.changes ?? localChangeFeed();
+    this.changes = changes;
+    this.cache = new TokenCache({ maxAgeMs: options.cacheMaxAgeMs ?? 1_000, trust: changes });
+    // Another process changed a connection: drop it. Back after a loss: anything may have changed.
+    changes.subscribe((signal) => {
+      if (signal.kind === 'connection' && !signal.own) this.cache.delete(signal.id);
+      else if (signal.kind === 'reconnected') this.cache.clear();
+    });
     this.sealer = new TokenSealer(options.keyRing);
     this.guard = options.guard ?? new OutboundGuard({ clock: options.clock, events: options.events, circuit: options.circuit ?? DEFAULT_CIRCUIT });
     this.commits = new RefreshCommits({
@@ -100,6 +124,7 @@ export class TokenService {
       logger: options.logger,
       sealer: this.sealer,
       cache: this.cache,
+      changes,
       leaseMs: options.leaseMs,
       cooldown: options.cooldown ?? { baseMs: 15_000, maxMs: 15 * 60_000 },
       maxCooldownMs: options.maxCooldownMs ?? 3_600_000,
@@ -117,6 +142,8 @@ export class TokenService {
       leaseMs: options.leaseMs,
       refreshTimeoutMs: options.refreshTimeoutMs,
       waitForHolderMs: options.waitForHolderMs ?? Math.min(options.leaseMs, 15_000),
+      changes,
+      holderPollMs: options.holderPollMs ?? 1_000,
       retryBackoff: requestRetry,
       processId: options.processId ?? `${process.pid}-${randomBytes(4).toString('hex')}`,
       random,
@@ -150,6 +177,21 @@ export class TokenService {
     return entry;
   }
 
+  /**
+   * The row from storage; when storage cannot be read at all (PostgreSQL restarting), the last
+   * row this process knew, if the invalidation channel vouches it is still current
+   * (`TokenCache.lastKnown`). Whatever is served from it must still pass the validity check.
+   */
+  private async loadOrLastKnown(id: string): Promise<CacheEntry> {
+    try {
+      return await this.load(id);
+    } catch (error) {
+      const known = isStorageUnavailable(error) ? this.cache.lastKnown(id) : undefined;
+      if (known) return known;
+      throw error;
+    }
+  }
+
   /** Called by code that wrote a connection row outside the refresh path. */
   remember(record: ConnectionRecord): void {
     this.cache.delete(record.id);
@@ -158,6 +200,25 @@ export class TokenService {
 
   forget(id: string): void {
     this.cache.delete(id);
+  }
+
+  /**
+   * Runs a write of connection rows and announces it to the other processes in the same
+   * transaction (PostgreSQL), so their caches drop those rows when it commits.
+   */
+  writeConnections<T>(ids: string[], write: (db: Database) => Promise<T>): Promise<T> {
+    return this.changes.writeAndNotify(this.options.db, ids.map((id) => ({ kind: 'connection' as const, id })), write);
+  }
+
+  /**
+   * Announces connection rows written already (a reconnect). The message goes out after the
+   * commit rather than with it; should it be lost, other processes' entries still end within
+   * `cacheMaxAgeMs`. Never fails the caller: the write it announces has happened.
+   */
+  async announce(ids: string[]): Promise<void> {
+    await this.writeConnections(ids, async () => undefined).catch((error: unknown) => {
+      this.options.logger.warn('could not announce a connection change to other processes', { connectionIds: ids, error });
+    });
   }
 
   // --- public API ---------------------------------------------------------------------------
@@ -169,7 +230,7 @@ export class TokenService {
    */
   async getToken(id: string, options: GetTokenOptions = {}): Promise<TokenResult> {
     const { clock, integrations, events } = this.options;
-    let entry = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now()) ?? (await this.load(id));
+    let entry = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now()) ?? (await this.loadOrLastKnown(id));
     const view = integrations.peekRecordById(entry.record.integrationId) ?? (await integrations.recordById(entry.record.integrationId));
     assertUsable(entry.record, view.record);
     const needMs = requiredValidityMs(entry.record, view.record, options.minValiditySeconds);
@@ -257,7 +318,7 @@ export class TokenService {
     return this.closing;
   }
 
-  circuitStatus(integrationId: string): 'closed' | 'open' | 'half_open' {
+  circuitStatus(integrationId: string): Promise<'closed' | 'open' | 'half_open'> {
     return this.guard.circuitStatus(integrationId);
   }
 

@@ -25,6 +25,8 @@ export interface Harness {
   dataDir: string;
   apiKey: string;
   encryptionKeys: string;
+  /** The PostgreSQL URL (a fresh schema) when the dialect is postgres, for other processes to share; else null. */
+  databaseUrl: string | null;
   api(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   /** Runs the whole connect flow for an owner through the sandbox; returns the connection id. */
   connect(ownerId: string, username?: string): Promise<string>;
@@ -138,6 +140,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dataDir,
     apiKey,
     encryptionKeys,
+    databaseUrl: postgres?.url ?? null,
     api,
     connect,
     authorize,

@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { jobsSchemaFor } from '../../src/jobs/pg-boss-queue.ts';
 
 /**
  * The databases a storage test runs on: SQLite always, PostgreSQL when `TEST_DATABASE_URL` is
@@ -56,6 +57,8 @@ export async function freshPostgresSchema(): Promise<{ url: string; drop(): Prom
       await client.connect();
       try {
         await client.query(`drop schema if exists ${schema} cascade`);
+        // The cluster job layer's (pg-boss) schema beside it, if an instance opened it.
+        await client.query(`drop schema if exists ${jobsSchemaFor(schema)} cascade`);
       } finally {
         await client.end();
       }

@@ -26,6 +26,12 @@ export const Ready = Type.Object(
       status: stringEnum(['applied', 'pending', 'unknown'], '`unknown` when the database is unreachable.'),
       pending: Type.Array(Type.String(), { description: 'Migrations this version expects that the database has not applied; run `tokenkeeper migrate`.' }),
     }),
+    notifications: Type.Object({
+      status: stringEnum(
+        ['live', 'down', 'not_used', 'closed'],
+        'The cache invalidation channel (PostgreSQL LISTEN/NOTIFY): `down` while it reconnects by itself (caches read the database meanwhile; the instance stays ready); `not_used` on SQLite.',
+      ),
+    }),
   },
   { $id: 'Ready', description: 'Whether this instance should take traffic: its database is reachable and fully migrated.' },
 );

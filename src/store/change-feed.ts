@@ -1,0 +1,338 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { sql } from 'kysely';
+import type { Logger } from '../logger.ts';
+import { isPostgres, type Database } from './database.ts';
+import type { PostgresPoolOptions } from './postgres-dialect.ts';
+
+/** A row that in-process caches may hold changed: the connection, integration or API key `id`. */
+export interface Change {
+  kind: 'connection' | 'integration' | 'api_key';
+  id: string;
+}
+
+/**
+ * What subscribers hear: a change (with `own` true when this instance made it, and so has updated
+ * its own caches already), the notification connection lost, or back after a loss — when any
+ * message sent meanwhile may have been missed, so every cache drops everything.
+ */
+export type FeedSignal = (Change & { own: boolean }) | { kind: 'lost' } | { kind: 'reconnected' };
+
+/**
+ * `not_used` on SQLite (no other instance can notify; the one-second bound of every cache does
+ * the work); on PostgreSQL `live` while the listening connection is up, else `down` (reconnecting
+ * by itself); `closed` after `close()`.
+ */
+export type FeedStatus = 'not_used' | 'live' | 'down' | 'closed';
+
+/** Waits for changes of one row (a refresh holder's commit), started before the row is read. */
+export interface ChangeWatch {
+  /** Resolves on a change of the row (or a loss/return of the channel) since the last call, or after `timeoutMs`. */
+  next(timeoutMs: number): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * The cross-process invalidation channel every in-process cache listens to (invariant 10). On
+ * PostgreSQL: one dedicated connection per instance LISTENs on a channel named after the schema,
+ * and every write that changes what a cache may hold sends `pg_notify` in its own transaction, so
+ * the message goes out exactly when the change commits. On SQLite nothing is sent or heard.
+ */
+export interface ChangeFeed {
+  status(): FeedStatus;
+  /**
+   * Whether caches may answer from their entries: always on SQLite (entries live one second); on
+   * PostgreSQL only while the channel is live — an instance that cannot hear invalidations reads
+   * the database instead.
+   */
+  cachesTrusted(): boolean;
+  /**
+   * Whether a cache may answer with the last entry it knew (one no invalidation has dropped) when
+   * the database cannot be read. Only on PostgreSQL — every change is a database write announced
+   * on the channel, so an entry still held was current when the database went away — and only for
+   * `outageGraceMs` after the channel was lost, which bounds what a network partition of this one
+   * instance could serve. Never on SQLite, where an entry older than a second may be stale.
+   */
+  lastKnownAllowed(): boolean;
+  subscribe(listener: (signal: FeedSignal) => void): () => void;
+  /** The backend pid of the listening connection while live (for `pg_stat_activity`, and tests); null otherwise. */
+  listenerPid(): number | null;
+  watch(kind: Change['kind'], id: string): ChangeWatch;
+  /**
+   * Runs `write` and announces `changes` in the same transaction on PostgreSQL (the message is
+   * sent on commit, never for a write that rolled back); on SQLite just runs `write`.
+   */
+  writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** How long after losing the channel an instance may still answer from last-known entries. */
+export const OUTAGE_GRACE_MS = 60_000;
+
+const KINDS: Change['kind'][] = ['connection', 'integration', 'api_key'];
+
+/**
+ * Announces changes without a feed (the CLI, or a write outside the services): in the same
+ * transaction as `write` on PostgreSQL, so other instances drop their cached entries on commit.
+ */
+export function writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>, origin?: string): Promise<T> {
+  if (!isPostgres(db)) return write(db);
+  return db.transaction().execute(async (trx) => {
+    const result = await write(trx);
+    for (const change of changes) {
+      const payload = origin === undefined ? `${change.kind}:${change.id}` : `${change.kind}:${change.id}:${origin}`;
+      await sql`select pg_notify('tokenkeeper_' || md5(current_schema()), ${payload})`.execute(trx);
+    }
+    return result;
+  });
+}
+
+/** The feed the configured storage calls for: PostgreSQL's, or none on SQLite. */
+export function openChangeFeed(database: { postgres?: PostgresPoolOptions }, logger: Logger): Promise<ChangeFeed> {
+  return database.postgres ? openPostgresChangeFeed({ postgres: database.postgres, logger }) : Promise.resolve(localChangeFeed());
+}
+
+/** The feed for SQLite: nothing to hear, entries are trusted for their one second. */
+export function localChangeFeed(): ChangeFeed {
+  return {
+    status: () => 'not_used',
+    cachesTrusted: () => true,
+    lastKnownAllowed: () => false,
+    subscribe: () => () => undefined,
+    listenerPid: () => null,
+    watch: () => ({ next: (timeoutMs) => delay(timeoutMs), stop: () => undefined }),
+    writeAndNotify: (db, _changes, write) => write(db),
+    close: async () => undefined,
+  };
+}
+
+export interface PostgresChangeFeedOptions {
+  postgres: PostgresPoolOptions;
+  logger: Logger;
+  /** A `select 1` on the listening connection this often notices a silently dead connection. Default 5 s. */
+  heartbeatMs?: number;
+  outageGraceMs?: number;
+}
+
+/** The slice of `pg.Client` used here. */
+interface PgClient {
+  processID?: number;
+  connect(): Promise<void>;
+  query(text: string): Promise<{ rows: Record<string, unknown>[] }>;
+  end(): Promise<void>;
+  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): void;
+  on(event: 'error' | 'end', listener: (error?: Error) => void): void;
+  removeAllListeners(): void;
+}
+
+/**
+ * Opens the PostgreSQL feed and tries to connect once; a failure leaves it `down` and
+ * reconnecting in the background (start-up does not depend on it: caches just read the database
+ * meanwhile).
+ */
+export async function openPostgresChangeFeed(options: PostgresChangeFeedOptions): Promise<ChangeFeed> {
+  const feed = new PostgresChangeFeed(options);
+  await feed.connect();
+  return feed;
+}
+
+class PostgresChangeFeed implements ChangeFeed {
+  private readonly options: PostgresChangeFeedOptions;
+  private readonly origin = randomBytes(6).toString('hex');
+  private readonly listeners = new Set<(signal: FeedSignal) => void>();
+  private client: PgClient | null = null;
+  private state: FeedStatus = 'down';
+  /** performance.now() when the channel was lost; null while live or never connected. */
+  private lostAt: number | null = null;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: PostgresChangeFeedOptions) {
+    this.options = options;
+  }
+
+  status(): FeedStatus {
+    return this.state;
+  }
+
+  cachesTrusted(): boolean {
+    return this.state === 'live';
+  }
+
+  lastKnownAllowed(): boolean {
+    if (this.state === 'live') return true;
+    if (this.state !== 'down' || this.lostAt === null) return false;
+    return performance.now() - this.lostAt <= (this.options.outageGraceMs ?? OUTAGE_GRACE_MS);
+  }
+
+  listenerPid(): number | null {
+    return this.state === 'live' ? (this.client?.processID ?? null) : null;
+  }
+
+  subscribe(listener: (signal: FeedSignal) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  watch(kind: Change['kind'], id: string): ChangeWatch {
+    let pending = false;
+    let wake: (() => void) | null = null;
+    const unsubscribe = this.subscribe((signal) => {
+      if (signal.kind === 'lost' || signal.kind === 'reconnected' || (signal.kind === kind && signal.id === id)) {
+        pending = true;
+        wake?.();
+      }
+    });
+    return {
+      next: (timeoutMs) => {
+        if (pending) {
+          pending = false;
+          return Promise.resolve();
+        }
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.max(0, timeoutMs));
+          function done(): void {
+            clearTimeout(timer);
+            wake = null;
+            pending = false;
+            resolve();
+          }
+          wake = done;
+        });
+      },
+      stop: () => {
+        wake?.();
+        unsubscribe();
+      },
+    };
+  }
+
+  writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>): Promise<T> {
+    return writeAndNotify(db, changes, write, this.origin);
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    const client = this.client;
+    this.client = null;
+    this.listeners.clear();
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  /** One attempt to open the listening connection; on failure, the next is scheduled. */
+  async connect(): Promise<void> {
+    this.reconnectTimer = null;
+    if (this.closed()) return;
+    const { postgres, logger } = this.options;
+    const pg = createRequire(import.meta.url)('pg') as { Client: new (config: Record<string, unknown>) => PgClient };
+    const client = new pg.Client({
+      connectionString: postgres.url,
+      connectionTimeoutMillis: postgres.connectTimeoutMs,
+      keepAlive: true,
+      application_name: 'tokenkeeper-listener',
+    });
+    // Registered before connecting: an error event without a listener would crash the process.
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (message) => this.deliver(message.payload ?? ''));
+    this.client = client;
+    try {
+      await client.connect();
+      const { rows } = await client.query(`select 'tokenkeeper_' || md5(current_schema()) as channel`);
+      await client.query(`listen "${String(rows[0]!.channel)}"`);
+    } catch (error) {
+      if (this.client === client) this.client = null;
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      if (this.closed()) return;
+      if (this.attempt === 0 || this.attempt % 20 === 0) logger.warn('cannot listen for cache invalidations; caches read the database until it works', { error });
+      this.schedule();
+      return;
+    }
+    if (this.closed()) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    const wasLost = this.lostAt !== null;
+    this.state = 'live';
+    this.lostAt = null;
+    this.attempt = 0;
+    this.heartbeatTimer = setInterval(() => this.heartbeat(client), this.options.heartbeatMs ?? 5_000);
+    this.heartbeatTimer.unref();
+    if (wasLost) logger.info('listening for cache invalidations again; caches start afresh');
+    // Whatever was cached while nobody listened (after a loss, or before a first connection that
+    // failed at start-up) may have missed a change: every cache starts afresh.
+    this.emit({ kind: 'reconnected' });
+  }
+
+  /** Read through a method: `close()` may run while `connect()` awaits. */
+  private closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private heartbeat(client: PgClient): void {
+    const timeoutMs = this.options.heartbeatMs ?? 5_000;
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (!answered) void client.end().catch(() => undefined);
+    }, timeoutMs);
+    timer.unref();
+    client
+      .query('select 1')
+      .then(() => {
+        answered = true;
+      })
+      .catch(() => this.lost(client))
+      .finally(() => clearTimeout(timer));
+  }
+
+  private lost(client: PgClient): void {
+    if (this.client !== client || this.state === 'closed') return;
+    this.client = null;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    void client.end().catch(() => undefined);
+    if (this.state === 'live') {
+      this.state = 'down';
+      this.lostAt = performance.now();
+      this.options.logger.warn('lost the cache invalidation channel; caches read the database until it is back');
+      this.emit({ kind: 'lost' });
+    }
+    this.schedule();
+  }
+
+  /** Reconnects soon after a loss (the first attempt at once), then backs off to 2 s, with jitter. */
+  private schedule(): void {
+    if (this.state === 'closed' || this.reconnectTimer) return;
+    const ceiling = this.attempt === 0 ? 0 : Math.min(2_000, 100 * 2 ** (this.attempt - 1));
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(() => void this.connect(), Math.floor(ceiling / 2 + (Math.random() * ceiling) / 2));
+    this.reconnectTimer.unref();
+  }
+
+  private deliver(payload: string): void {
+    const [kind, id, origin] = payload.split(':');
+    if (!KINDS.includes(kind as Change['kind']) || !id) return;
+    this.emit({ kind: kind as Change['kind'], id, own: origin === this.origin });
+  }
+
+  private emit(signal: FeedSignal): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(signal);
+      } catch (error) {
+        this.options.logger.error('a cache invalidation listener failed', { error });
+      }
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
