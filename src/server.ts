@@ -2,8 +2,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Config } from './config/index.ts';
 import { hashSecret } from './crypto/index.ts';
-import { buildHttpApp, createApiKey, type HttpApp, type HttpAppOptions } from './http/index.ts';
-import { SANDBOX_DEFAULT_CLIENT, SANDBOX_STATE_FILE, startSandbox, type SandboxServer } from './sandbox/index.ts';
+import type { HttpApp, HttpAppOptions } from './http/index.ts';
+import type { SandboxServer } from './sandbox/index.ts';
 import { createTokenkeeper, type Tokenkeeper, type TokenkeeperOptions } from './service.ts';
 import { findActiveApiKeyByHash } from './store/index.ts';
 
@@ -38,11 +38,17 @@ export const SANDBOX_INTEGRATION_KEY = 'sandbox';
  * to a provider that had already exited.
  */
 export async function startServer(config: Readonly<Config>, options: StartServerOptions = {}): Promise<RunningServer> {
-  const tk = await createTokenkeeper({ ...options, config });
+  // The HTTP layer (Fastify, the route schemas) loads while the database opens and migrates; the
+  // sandbox (oidc-provider) only when it runs.
+  const creating = createTokenkeeper({ ...options, config });
+  const httpModule = import('./http/index.ts');
+  httpModule.catch(() => undefined);
+  const tk = await creating;
   let sandbox: SandboxServer | null = null;
   let http: HttpApp | null = null;
   try {
     if (config.sandbox.enabled) {
+      const { SANDBOX_DEFAULT_CLIENT, SANDBOX_STATE_FILE, startSandbox } = await import('./sandbox/index.ts');
       sandbox = await startSandbox({
         port: options.sandboxPort ?? config.sandbox.port,
         host: '127.0.0.1',
@@ -52,12 +58,13 @@ export async function startServer(config: Readonly<Config>, options: StartServer
         stateFile: join(config.dataDir, SANDBOX_STATE_FILE),
       });
     }
+    const { buildHttpApp, createApiKey } = await httpModule;
     http = await buildHttpApp(tk, options.http);
     const address = await http.app.listen({ port: options.port ?? config.port, host: config.host });
     // Only now, with both ports ours, is it safe to change what is stored.
     if (sandbox) await ensureSandboxIntegration(tk, sandbox);
     await ensureSystemConnections(tk);
-    const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk) : null;
+    const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk, createApiKey) : null;
     if (options.startScheduler ?? true) tk.startScheduler();
     const url = options.port === undefined ? config.publicUrl : address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     const running: RunningServer = {
@@ -104,6 +111,7 @@ export async function ensureSandboxIntegration(tk: Tokenkeeper, sandbox: Sandbox
   const existing = await tk.integrations.findByKey(SANDBOX_INTEGRATION_KEY);
   const settings = { issuer: sandbox.issuer };
   if (!existing) {
+    const { SANDBOX_DEFAULT_CLIENT } = await import('./sandbox/index.ts');
     await tk.integrations.create({
       key: SANDBOX_INTEGRATION_KEY,
       provider: 'sandbox',
@@ -124,7 +132,7 @@ export async function ensureSandboxIntegration(tk: Tokenkeeper, sandbox: Sandbox
  * Development convenience: an API key stored in `<data dir>/dev-api-key` (mode 0600) and
  * printed at start, so the quick start's curl works. Never in production.
  */
-async function ensureDevelopmentApiKey(tk: Tokenkeeper): Promise<string> {
+async function ensureDevelopmentApiKey(tk: Tokenkeeper, createApiKey: typeof import('./http/index.ts').createApiKey): Promise<string> {
   const path = join(tk.config.dataDir, 'dev-api-key');
   if (existsSync(path)) {
     const key = readFileSync(path, 'utf8').trim();

@@ -1,3 +1,5 @@
+import { AlertNotifier, AlertService, DEFAULT_ALERT_POLICY, type AlertChannel, type AlertPolicy, type DeliveryTuning } from './alerts/index.ts';
+import { createAlertChannels } from './alerts/channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { loadKeyRing, type KeyRing, type LoadKeyRingOptions } from './crypto/index.ts';
@@ -15,7 +17,7 @@ import {
   type ClusterJobTuning,
 } from './jobs/index.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { databaseOptionsOf, migrateToLatest, openChangeFeed, openDatabase, type ChangeFeed, type DatabaseHandle } from './store/index.ts';
+import { databaseOptionsOf, migrateToLatest, openChangeFeed, openDatabase, pendingMigrations, type ChangeFeed, type DatabaseHandle } from './store/index.ts';
 import { ConnectFlow, ConnectionService, DEFAULT_CIRCUIT, OutboundGuard, TokenService, subscribeEventLog } from './tokens/index.ts';
 
 export interface TokenkeeperOptions {
@@ -32,6 +34,10 @@ export interface TokenkeeperOptions {
   developmentKeyWarning?: LoadKeyRingOptions['developmentKeyWarning'];
   /** Overrides of the cluster job layer's timings (PostgreSQL; tests shorten them). */
   jobTuning?: Partial<ClusterJobTuning>;
+  /** Alert delivery channels; default: the configured ones (`config.alertChannels`: the log always, plus webhook, Slack, e-mail, SMS, PagerDuty when set). */
+  alertChannels?: AlertChannel[];
+  /** Overrides of alert delivery retries and timeout (tests shorten them). */
+  alertDelivery?: Partial<DeliveryTuning>;
 }
 
 /**
@@ -51,6 +57,10 @@ export interface Tokenkeeper {
   tokens: TokenService;
   connections: ConnectionService;
   connect: ConnectFlow;
+  /** Operator alerts: raise, resolve, list, silences. */
+  alerts: AlertService;
+  /** The notification policy engine; its `step` is the `notify` job. */
+  notifier: AlertNotifier;
   jobs: JobRunner;
   scheduler: InProcessScheduler;
   /** The cluster job layer (pg-boss) on PostgreSQL; null on SQLite. */
@@ -63,21 +73,32 @@ export interface Tokenkeeper {
   close(): Promise<void>;
 }
 
+/** How often the alert policy is evaluated (its timings are seconds to hours; this bounds their lateness). */
+const NOTIFY_INTERVAL_MS = 5_000;
+
 export async function createTokenkeeper(options: TokenkeeperOptions): Promise<Tokenkeeper> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger, developmentKeyWarning: options.developmentKeyWarning });
   const database = await openDatabase(databaseOptionsOf(config));
+  // The invalidation channel connects while the migrations are checked.
+  const opening = openChangeFeed(databaseOptionsOf(config), logger);
   try {
-    const migrated = await migrateToLatest(database.db);
-    if (migrated.applied.length > 0) logger.info('database migrated', { applied: migrated.applied, location: database.location });
+    // Every start but the first after an upgrade finds nothing pending in one read, and skips the
+    // migrator's locked run.
+    const pending = await pendingMigrations(database.db).catch(() => null);
+    if (pending === null || pending.length > 0) {
+      const migrated = await migrateToLatest(database.db);
+      if (migrated.applied.length > 0) logger.info('database migrated', { applied: migrated.applied, location: database.location });
+    }
   } catch (error) {
+    await (await opening).close();
     await database.close();
     throw error;
   }
   const db = database.db;
-  const changes = await openChangeFeed(databaseOptionsOf(config), logger);
+  const changes = await opening;
   const events = new EventBus(logger);
   const unsubscribeEventLog = subscribeEventLog(events, db, clock, logger);
   // One rate limiter and breaker per integration for every outbound call (invariant 8). On
@@ -149,6 +170,29 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   for (const definition of jobQueue ? tokenkeeperQueues({ db, clock, logger, tokens, connections, leaseMs: config.leaseMs }) : []) {
     jobQueue!.register(definition);
   }
+  // Operator alerts (issue 8): raising only writes state; the `notify` job below evaluates the
+  // policy and delivers. Its tick is claimed in job_state, so one instance per tick steps it on
+  // either database; the step's own claims keep it at one notification even when two run.
+  const alertPolicy: AlertPolicy = {
+    ...DEFAULT_ALERT_POLICY,
+    groupWaitMs: config.alertPolicy.groupWaitSeconds * 1000,
+    groupIntervalMs: config.alertPolicy.groupIntervalSeconds * 1000,
+    repeatIntervalMs: config.alertPolicy.repeatIntervalSeconds * 1000,
+    escalateAfterMs: config.alertPolicy.escalateAfterSeconds * 1000,
+  };
+  const alerts = new AlertService({ db, clock, policy: alertPolicy });
+  const alertChannels: AlertChannel[] = options.alertChannels ?? createAlertChannels(config.alertChannels, { logger, publicUrl: config.publicUrl });
+  // A send may make several requests (one per SMS recipient, PagerDuty events in fours): the
+  // engine's bound is a few of the channel's own request timeouts.
+  const notifier = new AlertNotifier({
+    db,
+    clock,
+    logger,
+    alerts,
+    policy: alertPolicy,
+    channels: alertChannels,
+    delivery: { sendTimeoutMs: 3 * config.alertChannels.timeoutMs, ...options.alertDelivery },
+  });
   const jobs = new JobRunner({ db, clock, logger, queue: jobQueue }, [
     {
       name: 'refresh',
@@ -167,6 +211,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       enqueue: (queue) => enqueueRefreshSweep({ db, clock, integrations, jitterMs: sweepJitterMs, queue }),
     },
     { name: 'cleanup', intervalMs: 3_600_000, run: () => runCleanup({ db, clock }), enqueue: (queue) => enqueueCleanup(queue) },
+    { name: 'notify', intervalMs: NOTIFY_INTERVAL_MS, run: () => notifier.step(), quiet: true },
   ]);
   const scheduler = new InProcessScheduler(jobs, logger);
   let closed = false;
@@ -183,6 +228,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     tokens,
     connections,
     connect,
+    alerts,
+    notifier,
     jobs,
     scheduler,
     jobQueue,
@@ -200,6 +247,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       // finish and commit (bounded by the lease) before the database closes.
       const draining = tokens.drain();
       await scheduler.stop();
+      await Promise.allSettled(alertChannels.map((channel) => channel.close?.()));
       // Stop taking jobs; the ones running here finish with the drain (their leases end with their
       // commits), and any still running after it are handed back for another instance.
       await jobQueue?.stop(config.leaseMs + 5_000);

@@ -68,6 +68,8 @@ test('development defaults', () => {
     allowedRedirectOrigins: [],
     sandbox: { enabled: true, port: 3171, accessTokenTtlSeconds: 120 },
     maxBodyBytes: 65536,
+    alertPolicy: { groupWaitSeconds: 30, groupIntervalSeconds: 300, repeatIntervalSeconds: 21600, escalateAfterSeconds: 43200 },
+    alertChannels: { timeoutMs: 10000, console: { minSeverity: 'LOW' }, webhook: null, slack: null, email: null, sms: null, pagerduty: null },
   });
 });
 
@@ -110,6 +112,31 @@ test('every variable is parsed', () => {
       TOKENKEEPER_SANDBOX_PORT: '9090',
       TOKENKEEPER_SANDBOX_TOKEN_TTL: '30',
       TOKENKEEPER_MAX_BODY_BYTES: '1048576',
+      TOKENKEEPER_ALERT_GROUP_WAIT: '10s',
+      TOKENKEEPER_ALERT_GROUP_INTERVAL: '2m',
+      TOKENKEEPER_ALERT_REPEAT_INTERVAL: '1d',
+      TOKENKEEPER_ALERT_ESCALATE_AFTER: '7200',
+      // The channel variables in detail: test/alert-channels-config.test.ts.
+      TOKENKEEPER_ALERT_CHANNEL_TIMEOUT_MS: '3000',
+      TOKENKEEPER_ALERT_CONSOLE_MIN_SEVERITY: 'medium',
+      TOKENKEEPER_ALERT_WEBHOOK_URL: 'https://ops.example.com/hook',
+      TOKENKEEPER_ALERT_WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 1).toString('base64')}`,
+      TOKENKEEPER_ALERT_WEBHOOK_MIN_SEVERITY: 'low',
+      TOKENKEEPER_ALERT_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/X',
+      TOKENKEEPER_ALERT_SLACK_MIN_SEVERITY: 'medium',
+      TOKENKEEPER_SMTP_URL: 'smtps://u:p@smtp.example.com:2465',
+      TOKENKEEPER_ALERT_EMAIL_FROM: 'alerts@example.com',
+      TOKENKEEPER_ALERT_EMAIL_TO: 'ops@example.com',
+      TOKENKEEPER_ALERT_EMAIL_MIN_SEVERITY: 'high',
+      TOKENKEEPER_TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`,
+      TOKENKEEPER_TWILIO_AUTH_TOKEN: 'b'.repeat(32),
+      TOKENKEEPER_TWILIO_FROM: '+15005550006',
+      TOKENKEEPER_TWILIO_API_URL: 'https://twilio-proxy.example.com',
+      TOKENKEEPER_ALERT_SMS_TO: '+447700900123',
+      TOKENKEEPER_ALERT_SMS_MIN_SEVERITY: 'medium',
+      TOKENKEEPER_PAGERDUTY_ROUTING_KEY: 'c'.repeat(32),
+      TOKENKEEPER_PAGERDUTY_API_URL: 'https://events.eu.pagerduty.com',
+      TOKENKEEPER_ALERT_PAGERDUTY_MIN_SEVERITY: 'medium',
     },
     { cwd },
   );
@@ -138,6 +165,16 @@ test('every variable is parsed', () => {
     allowedRedirectOrigins: ['https://app.example.com', 'http://localhost:5173'],
     sandbox: { enabled: true, port: 9090, accessTokenTtlSeconds: 30 },
     maxBodyBytes: 1048576,
+    alertPolicy: { groupWaitSeconds: 10, groupIntervalSeconds: 120, repeatIntervalSeconds: 86400, escalateAfterSeconds: 7200 },
+    alertChannels: {
+      timeoutMs: 3000,
+      console: { minSeverity: 'MEDIUM' },
+      webhook: { url: 'https://ops.example.com/hook', secret: `whsec_${Buffer.alloc(24, 1).toString('base64')}`, minSeverity: 'LOW' },
+      slack: { webhookUrl: 'https://hooks.slack.com/services/T/B/X', minSeverity: 'MEDIUM' },
+      email: { smtp: { host: 'smtp.example.com', port: 2465, secure: true, username: 'u', password: 'p' }, from: 'alerts@example.com', to: ['ops@example.com'], minSeverity: 'HIGH' },
+      sms: { accountSid: `AC${'a'.repeat(32)}`, authToken: 'b'.repeat(32), from: '+15005550006', to: ['+447700900123'], apiUrl: 'https://twilio-proxy.example.com', minSeverity: 'MEDIUM' },
+      pagerduty: { routingKey: 'c'.repeat(32), apiUrl: 'https://events.eu.pagerduty.com', minSeverity: 'MEDIUM' },
+    },
   });
 });
 
@@ -349,6 +386,8 @@ test('each wrong value stops start-up with an error naming the variable', () => 
     [{ TOKENKEEPER_SANDBOX_PORT: 'x' }, 'TOKENKEEPER_SANDBOX_PORT', /not a port number/],
     [{ TOKENKEEPER_SANDBOX_TOKEN_TTL: '1' }, 'TOKENKEEPER_SANDBOX_TOKEN_TTL', /1 is out of range; use 5-86400 seconds/],
     [{ TOKENKEEPER_MAX_BODY_BYTES: '64k' }, 'TOKENKEEPER_MAX_BODY_BYTES', /not a whole number of bytes/],
+    [{ TOKENKEEPER_ALERT_GROUP_WAIT: 'soon' }, 'TOKENKEEPER_ALERT_GROUP_WAIT', /not a duration; use seconds \(300\) or a number with s, m, h or d/],
+    [{ TOKENKEEPER_ALERT_REPEAT_INTERVAL: '30s' }, 'TOKENKEEPER_ALERT_REPEAT_INTERVAL', /30s is out of range; use 60-2592000 seconds/],
   ];
   for (const [env, variable, message] of cases) {
     const error = problemsOf(env);

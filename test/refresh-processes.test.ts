@@ -133,7 +133,10 @@ for (const dialect of testDialects()) {
       const [one, two] = await Promise.all([startServe(h), startServe(h)]);
       try {
         for (const serve of [one, two]) {
-          await until(async () => (await fetch(`${serve.url}/health`).catch(() => null))?.status === 200, `serve to answer\n${serve.output()}`);
+          // Two processes starting on a loaded machine: a generous bound, not a speed check.
+          await until(async () => (await fetch(`${serve.url}/health`).catch(() => null))?.status === 200, 'serve to answer', 60_000).catch((error: Error) => {
+            throw new Error(`${error.message}\n${serve.output()}`);
+          });
         }
         const post = (url: string, accountId: string): Promise<Response> =>
           fetch(`${url}/v1/connections`, {

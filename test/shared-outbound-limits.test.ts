@@ -217,4 +217,27 @@ describe('outbound limits are shared by every instance on PostgreSQL', { skip: !
     await assert.rejects(d.tokens.guard.acquire(integration, 0), { code: 'storage_unavailable' });
     await closeAll([d]);
   });
+
+  test('a caller whose turn at the rate limit is further out than it will wait is refused at once, not after waiting in vain', async () => {
+    // 6 a minute: a bucket of one, the next token 10 s after it is taken.
+    await setRateLimit({ requestsPerMinute: 6, concurrency: 50 });
+    const e = await instance();
+    const integration = await e.integrations.resolveById(integrationId);
+    // A quiet minute on the manual clock: the bucket is full again (its one token).
+    h.clock.advance(60_000);
+    const first = await e.tokens.guard.acquire(integration, 0);
+    try {
+      // The next turn is 10 s away on the service's clock, which does not move here: a caller
+      // that waits up to 2 s for it can only be refused, and is, without sitting out its 2 s.
+      const refused = e.tokens.guard.acquire(integration, 2_000).then(
+        () => 'taken',
+        (error: unknown) => (isTokenkeeperError(error) ? error.code : String(error)),
+      );
+      const answer = await Promise.race([refused, sleep(10_000).then(() => 'no answer while the clock stood still')]);
+      assert.equal(answer, 'provider_unavailable');
+    } finally {
+      await first.release('not_sent');
+      await closeAll([e]);
+    }
+  });
 });

@@ -32,22 +32,25 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   }
   const config = loadCliConfig(io);
   const logger = createCliLogger(config, io, 'debug');
+  // Listen for Ctrl+C/SIGTERM before anything starts: `/ready` answers as soon as the port is
+  // bound, while start-up work goes on (system connections minted, the scheduler started), and
+  // whoever reads it or the banner (a supervisor, a person, a test) may signal at once. Before a
+  // listener exists a signal kills the process with nothing closed: a refresh lease left held
+  // makes the next instance wait it out. A signal during start-up stops the server once started.
+  const stop = waitForStop(io);
   let running: RunningServer;
   try {
     running = await startServer(config, { logger });
   } catch (error) {
+    stop.cancel();
     const explained = explainStartFailure(error, config);
     if (explained === null) throw error;
     io.stderr(`tokenkeeper serve: cannot start: ${explained}\n`);
     return EXIT_FAILURE;
   }
-  // Listen for Ctrl+C/SIGTERM before the banner is out: whoever reads the banner (a person, a
-  // supervisor, a test) may signal at once, and before a listener exists a signal kills the
-  // process with nothing closed.
-  const stopped = waitForStop(io);
-  io.stdout(banner(config, running));
+  if (!stop.requested()) io.stdout(banner(config, running));
 
-  await stopped;
+  await stop.stopped;
   io.stderr('Stopping… (press Ctrl+C again to quit at once)\n');
   try {
     await running.close();
@@ -106,25 +109,42 @@ function pageRow(config: Readonly<Config>, url: string): [string, string] {
 }
 
 /**
- * Resolves on SIGINT, SIGTERM or `io.signal`. From then on a second signal quits at once
+ * Resolves `stopped` on SIGINT, SIGTERM or `io.signal`. From then on a second signal quits at once
  * (exit 130), for a shutdown that hangs on a stuck connection; the caller removes that handler
- * once it has closed everything.
+ * once it has closed everything. `cancel` removes the listeners (start-up failed).
  */
-function waitForStop(io: CliIo): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      io.signal?.removeEventListener('abort', stop);
-      process.once('SIGINT', forceQuit);
-      process.once('SIGTERM', forceQuit);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    if (io.signal?.aborted) stop();
-    else io.signal?.addEventListener('abort', stop, { once: true });
+function waitForStop(io: CliIo): { stopped: Promise<void>; requested(): boolean; cancel(): void } {
+  let requested = false;
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
   });
+  const listen = (on: boolean): void => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      if (on) process.on(signal, stop);
+      else process.off(signal, stop);
+    }
+    if (!on) io.signal?.removeEventListener('abort', stop);
+  };
+  const stop = (): void => {
+    listen(false);
+    requested = true;
+    process.once('SIGINT', forceQuit);
+    process.once('SIGTERM', forceQuit);
+    resolveStopped();
+  };
+  listen(true);
+  if (io.signal?.aborted) stop();
+  else io.signal?.addEventListener('abort', stop, { once: true });
+  return {
+    stopped,
+    requested: () => requested,
+    cancel: () => {
+      listen(false);
+      process.off('SIGINT', forceQuit);
+      process.off('SIGTERM', forceQuit);
+    },
+  };
 }
 
 function forceQuit(): void {

@@ -1,3 +1,5 @@
+import type { AlertChannelsConfig } from './alert-channels-config.ts';
+
 /**
  * Tokenkeeper's configuration, read once at start-up from the environment (and an optional
  * `.env` file) by `loadConfig`, validated, and frozen. Every field names the variable it comes
@@ -149,4 +151,25 @@ export interface Config {
 
   /** `TOKENKEEPER_MAX_BODY_BYTES`: largest accepted request body. Default 65536. */
   maxBodyBytes: number;
+
+  /**
+   * The operator alerts' notification policy (Alertmanager semantics), in seconds:
+   * `TOKENKEEPER_ALERT_GROUP_WAIT` (default 30), `TOKENKEEPER_ALERT_GROUP_INTERVAL` (300),
+   * `TOKENKEEPER_ALERT_REPEAT_INTERVAL` (21600) and `TOKENKEEPER_ALERT_ESCALATE_AFTER` (43200:
+   * a MEDIUM alert firing this long becomes HIGH). Each accepts seconds or `30s`, `5m`, `6h`, `1d`.
+   */
+  alertPolicy: {
+    groupWaitSeconds: number;
+    groupIntervalSeconds: number;
+    repeatIntervalSeconds: number;
+    escalateAfterSeconds: number;
+  };
+
+  /**
+   * The alert notification channels (console always; webhook, Slack, e-mail, SMS, PagerDuty when
+   * their `TOKENKEEPER_ALERT_*`, `TOKENKEEPER_SMTP_URL`, `TOKENKEEPER_TWILIO_*` and
+   * `TOKENKEEPER_PAGERDUTY_*` variables are set), each with its minimum severity. See
+   * `alert-channels-config.ts` and docs/alerts.md.
+   */
+  alertChannels: AlertChannelsConfig;
 }

@@ -7,3 +7,4 @@ export { loadConfig, type LoadConfigOptions } from './load-config.ts';
 export { parseDotenv } from './parse-dotenv.ts';
 export { sanitizeValue } from './sanitize-value.ts';
 export { configVariables, type ConfigVariable } from './config-variables.ts';
+export type { AlertChannelsConfig, AlertSeverity } from './alert-channels-config.ts';

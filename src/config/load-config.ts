@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GENERATE_KEY_HINT, KeyRing } from '../crypto/index.ts';
+import { readAlertChannels } from './alert-channels-config.ts';
 import type { Config } from './config.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { configVariables, VARIABLE_PREFIX } from './config-variables.ts';
@@ -119,6 +120,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const accessTokenTtlSeconds = read.integer('TOKENKEEPER_SANDBOX_TOKEN_TTL', 120, { min: 5, max: 86_400, unit: 'seconds' });
 
   const maxBodyBytes = read.integer('TOKENKEEPER_MAX_BODY_BYTES', 65_536, { min: 1_024, max: 104_857_600, unit: 'bytes' });
+  const alertPolicy = {
+    groupWaitSeconds: read.duration('TOKENKEEPER_ALERT_GROUP_WAIT', 30, { min: 0, max: 86_400 }),
+    groupIntervalSeconds: read.duration('TOKENKEEPER_ALERT_GROUP_INTERVAL', 300, { min: 1, max: 86_400 }),
+    repeatIntervalSeconds: read.duration('TOKENKEEPER_ALERT_REPEAT_INTERVAL', 21_600, { min: 60, max: 30 * 86_400 }),
+    escalateAfterSeconds: read.duration('TOKENKEEPER_ALERT_ESCALATE_AFTER', 43_200, { min: 60, max: 30 * 86_400 }),
+  };
+  const alertChannels = readAlertChannels(read, production);
 
   problems.push(...read.problems);
   const files = [...values].map(([name, source]) => [name, source.file] as const);
@@ -160,6 +168,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     allowedRedirectOrigins,
     sandbox: { enabled: sandboxEnabled, port: sandboxPort, accessTokenTtlSeconds },
     maxBodyBytes,
+    alertPolicy,
+    alertChannels,
   });
 }
 

@@ -11,6 +11,7 @@ export interface VariableSource {
 const SECRET_NAMES = new Set(configVariables.filter((variable) => variable.secret).map((variable) => variable.name));
 const TRUE_WORDS = new Set(['true', '1', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'off']);
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 
 /**
  * Typed reads of sanitized variables. A wrong value records a problem (naming the variable, what
@@ -94,6 +95,26 @@ export class VariableReader {
       return fallback;
     }
     return number;
+  }
+
+  /**
+   * A duration in seconds: a whole number of seconds (`300`) or a number with a unit, `s`, `m`,
+   * `h` or `d` (`30s`, `5m`, `6h`, `1d`); returns seconds.
+   */
+  duration(name: string, fallbackSeconds: number, range: { min: number; max: number }): number {
+    const value = this.string(name);
+    if (value === null) return fallbackSeconds;
+    const match = /^(\d+)\s*(s|m|h|d)?$/i.exec(value);
+    if (!match) {
+      this.fail(name, `${this.shown(name)} is not a duration; use seconds (300) or a number with s, m, h or d (30s, 5m, 6h, 1d)`);
+      return fallbackSeconds;
+    }
+    const seconds = Number(match[1]) * DURATION_UNITS[(match[2] ?? 's').toLowerCase()]!;
+    if (seconds < range.min || seconds > range.max) {
+      this.fail(name, `${value} is out of range; use ${range.min}-${range.max} seconds`);
+      return fallbackSeconds;
+    }
+    return seconds;
   }
 
   port(name: string, fallback: number): number {

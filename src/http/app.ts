@@ -12,6 +12,7 @@ import { RouteMethods } from './method-not-allowed.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerPublicRoutes, VERSION } from './public-routes.ts';
 import { answerFrameworkError, registerRequestLogging, requestLoggingOptions } from './request-logging.ts';
+import { LazySchemaCompilers } from './lazy-schema-compilers.ts';
 import { createSchemaValidator } from './schema-validator.ts';
 
 export interface HttpAppOptions {
@@ -31,7 +32,10 @@ export interface HttpApp {
  * works for /refresh) rather than as broken JSON.
  */
 export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}): Promise<HttpApp> {
+  // Route schemas compile on first use and in the background after listen, not before it.
+  const schemas = new LazySchemaCompilers();
   const app = Fastify({
+    schemaController: { compilersFactory: { buildSerializer: schemas.buildSerializer } },
     bodyLimit: tk.config.maxBodyBytes,
     trustProxy: false,
     // Requests that still arrive while the server drains get our own 503 (below), not Fastify's body.
@@ -70,7 +74,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
 
   app.setErrorHandler(errorHandler());
   // Requests are validated and answers serialized from the route schemas (src/http/schemas/).
-  app.setValidatorCompiler(createSchemaValidator());
+  app.setValidatorCompiler(schemas.validatorCompiler(createSchemaValidator()));
   const routeMethods = RouteMethods.track(app);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
@@ -92,6 +96,13 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
   });
   registerPages(app, tk);
   options.extend?.(app);
-  app.addHook('onClose', async () => metrics.stop());
+  app.addHook('onListen', (done) => {
+    schemas.warmUp();
+    done();
+  });
+  app.addHook('onClose', async () => {
+    schemas.stop();
+    metrics.stop();
+  });
   return { app, metrics, apiKeys };
 }

@@ -15,6 +15,8 @@ export interface JobDefinition {
    * work to durable queues that every instance works.
    */
   enqueue?(queue: JobQueue): Promise<JobReport>;
+  /** Frequent housekeeping (every few seconds): its reports are logged at debug, not info. */
+  quiet?: boolean;
 }
 
 export interface JobRunnerDeps {
@@ -86,7 +88,8 @@ export class JobRunner {
     const promise = (async () => {
       const report = await work();
       await recordJobFinished(this.deps.db, name, this.deps.clock.now(), report).catch(() => undefined);
-      this.deps.logger.info('job finished', { ...report });
+      if (this.jobs.get(name)?.quiet) this.deps.logger.debug('job finished', { ...report });
+      else this.deps.logger.info('job finished', { ...report });
       return report;
     })().finally(() => this.running.delete(key));
     this.running.set(key, promise);

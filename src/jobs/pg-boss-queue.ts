@@ -90,7 +90,9 @@ export class PgBossQueue implements JobQueue {
   private readonly options: PgBossQueueOptions;
   private readonly tuning: ClusterJobTuning;
   private readonly definitions = new Map<string, QueueDefinition<any>>();
-  private readonly working = new Set<string>();
+  /** The queues this instance works, with its workers' ids (to wake them when jobs come due). */
+  private readonly working = new Map<string, string[]>();
+  private readonly wakeTimers = new Set<NodeJS.Timeout>();
   private opening: Promise<PgBoss> | null = null;
   private starting: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -120,16 +122,21 @@ export class PgBossQueue implements JobQueue {
     const byKey = new Map(jobs.map((job) => [job.key, job]));
     const unique = [...byKey.values()];
     let added = 0;
+    let lastStartMs = 0;
     for (let start = 0; start < unique.length; start += 500) {
-      const rows = unique.slice(start, start + 500).map((job) => ({
+      const rows = unique.slice(start, start + 500).map((job) => {
+        lastStartMs = Math.max(lastStartMs, job.startAfterMs ?? 0);
+        return {
         data: job.data,
         singletonKey: job.key,
         ...(job.startAfterMs && job.startAfterMs > 0 ? { startAfter: Math.round(job.startAfterMs) / 1000 } : {}),
-      }));
+        };
+      });
       // ON CONFLICT DO NOTHING under the exclusive policy: only the new jobs come back.
       const ids = await boss.insert(queue, rows, { returnId: true });
       added += ids?.length ?? 0;
     }
+    if (added > 0) this.wake(boss, queue, lastStartMs);
     return added;
   }
 
@@ -168,6 +175,8 @@ export class PgBossQueue implements JobQueue {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    for (const timer of this.wakeTimers) clearTimeout(timer);
+    this.wakeTimers.clear();
     const opening = this.opening;
     if (!opening) return;
     const boss = await opening.catch(() => null);
@@ -212,11 +221,14 @@ export class PgBossQueue implements JobQueue {
     boss.on('warning', (warning) => this.options.logger.warn('job queue warning', { message: warning.message }));
     try {
       await boss.start();
+      // One read of the queues as stored; only a missing queue is created, and only one whose
+      // settings differ (created by an older version) is updated: its policy cannot change.
+      const stored = new Map((await boss.getQueues([...this.definitions.keys()])).map((queue) => [queue.name, queue]));
       for (const definition of this.definitions.values()) {
         const options = this.queueOptions(definition);
-        await boss.createQueue(definition.name, { policy: 'exclusive', ...options });
-        // A queue created by an older version gets today's settings (its policy cannot change).
-        await boss.updateQueue(definition.name, options);
+        const queue = stored.get(definition.name);
+        if (!queue) await boss.createQueue(definition.name, { policy: 'exclusive', ...options });
+        else if (!sameSettings(queue, options)) await boss.updateQueue(definition.name, options);
       }
     } catch (error) {
       await boss.stop({ graceful: false, close: true }).catch(() => undefined);
@@ -249,28 +261,54 @@ export class PgBossQueue implements JobQueue {
       // Two workers per queue, each fetching half the queue's concurrency at a time and fetching
       // again at once while batches come back full: a backlog (10,000 connections due together)
       // is worked as fast as the provider's limit allows, not one job per polling interval.
+      // Registered one by one, so that each can be woken by its id (see `wake`).
       const workers = Math.min(2, definition.concurrency);
-      await boss.work<object>(
-        definition.name,
-        {
-          localConcurrency: workers,
-          batchSize: Math.max(1, Math.ceil(definition.concurrency / workers)),
-          burstWhenBatchFull: true,
-          perJobResults: true,
-          pollingIntervalSeconds: this.tuning.pollingIntervalSeconds,
-        },
-        (jobs) =>
-          Promise.all(
-            jobs.map((job) =>
-              this.handle(boss, definition, job).then(
-                (output) => ({ id: job.id, status: 'completed' as const, output: output ?? undefined }),
-                (error: unknown) => ({ id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } }),
+      const ids: string[] = [];
+      for (let n = 0; n < workers; n++) {
+        ids.push(
+          await boss.work<object>(
+            definition.name,
+            {
+              localConcurrency: 1,
+              batchSize: Math.max(1, Math.ceil(definition.concurrency / workers)),
+              burstWhenBatchFull: true,
+              perJobResults: true,
+              pollingIntervalSeconds: this.tuning.pollingIntervalSeconds,
+            },
+            (jobs) =>
+              Promise.all(
+                jobs.map((job) =>
+                  this.handle(boss, definition, job).then(
+                    (output) => ({ id: job.id, status: 'completed' as const, output: output ?? undefined }),
+                    (error: unknown) => ({ id: job.id, status: 'failed' as const, output: { message: error instanceof Error ? error.message : String(error) } }),
+                  ),
+                ),
               ),
-            ),
           ),
-      );
-      this.working.add(definition.name);
+        );
+      }
+      this.working.set(definition.name, ids);
     }
+  }
+
+  /**
+   * Jobs this instance just queued: its workers of the queue fetch now, and again when the last
+   * job's start delay has passed, instead of at their next poll (up to `pollingIntervalSeconds`
+   * later, and a fetch that found only part of a batch due ends a burst). Other instances' workers
+   * find the jobs at their next poll.
+   */
+  private wake(boss: PgBoss, queue: string, lastStartMs: number): void {
+    const wakeAll = (): void => {
+      for (const id of this.working.get(queue) ?? []) boss.notifyWorker(id);
+    };
+    wakeAll();
+    if (lastStartMs <= 0 || this.stopped) return;
+    const timer = setTimeout(() => {
+      this.wakeTimers.delete(timer);
+      if (!this.stopped) wakeAll();
+    }, lastStartMs + WAKE_MARGIN_MS);
+    timer.unref();
+    this.wakeTimers.add(timer);
   }
 
   /** One job of a batch; a failed one is retried (with backoff) without failing its batch-mates. */
@@ -281,7 +319,7 @@ export class PgBossQueue implements JobQueue {
     } catch (error) {
       if (error instanceof JobReleased) {
         // Shutting down: fetch nothing more (each job fetched now would only be handed back).
-        for (const name of this.working) void boss.offWork(name, { wait: false }).catch(() => undefined);
+        for (const name of this.working.keys()) void boss.offWork(name, { wait: false }).catch(() => undefined);
         this.options.logger.info('job handed back at shutdown', { queue: definition.name });
       } else {
         this.options.logger.warn('job attempt failed; retried with backoff', { queue: definition.name, attempt: job.retryCount + 1, error });
@@ -289,4 +327,14 @@ export class PgBossQueue implements JobQueue {
       throw error;
     }
   }
+}
+
+/** After the last job's start delay, before waking the workers again: its `start_after` has surely passed. */
+const WAKE_MARGIN_MS = 50;
+
+const SETTINGS: (keyof QueueOptions)[] = ['expireInSeconds', 'heartbeatSeconds', 'retryLimit', 'retryDelay', 'retryBackoff', 'retryDelayMax', 'deleteAfterSeconds', 'retentionSeconds'];
+
+/** Whether a stored queue already has these settings. */
+function sameSettings(queue: QueueOptions, options: QueueOptions): boolean {
+  return SETTINGS.every((setting) => queue[setting] === options[setting]);
 }

@@ -9,6 +9,9 @@ export * from './events-table.ts';
 export * from './api-keys-table.ts';
 export * from './job-state-table.ts';
 export * from './outbound-limits-table.ts';
+export * from './alerts-table.ts';
+export * from './alert-notifications-table.ts';
+export * from './silences-table.ts';
 export { MAX_TIME_MS, MIN_TIME_MS, isStorableTime, checkStorableTimes } from './time-bounds.ts';
 export { isUniqueViolation } from './unique-violation.ts';
 export { isStorageUnavailable } from './storage-unavailable.ts';
@@ -25,3 +28,4 @@ export {
   type FeedSignal,
   type FeedStatus,
 } from './change-feed.ts';
+export { connectionReaderFor, type ConnectionReader } from './connection-reader.ts';

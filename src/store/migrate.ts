@@ -5,6 +5,7 @@ import * as initial from './migrations/0001-initial.ts';
 import * as refreshSafety from './migrations/0002-refresh-safety.ts';
 import * as integrationHealth from './migrations/0003-integration-health.ts';
 import * as outboundLimits from './migrations/0004-outbound-limits.ts';
+import * as alerts from './migrations/0005-alerts.ts';
 import type { Schema } from './schema.ts';
 
 /**
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0002-refresh-safety': refreshSafety,
   '0003-integration-health': integrationHealth,
   '0004-outbound-limits': outboundLimits,
+  '0005-alerts': alerts,
 };
 
 export const latestMigration = Object.keys(migrations).at(-1)!;
@@ -69,6 +71,11 @@ export function introspectingOnly(db: Kysely<Schema>, schema: string): Kysely<Sc
 
 export async function migrateToLatest(db: Kysely<Schema>): Promise<MigrateReport> {
   const migrator = await migratorFor(db);
+  // Up to date (every start but the first after an upgrade): no lock. Kysely's PostgreSQL lock is
+  // one advisory lock for the whole database, so taking it would make instances of every schema
+  // (other deployments, parallel test runs) wait for each other's start-ups.
+  const known = await migrator.getMigrations();
+  if (known.every((migration) => migration.executedAt !== undefined)) return { applied: [], current: known.at(-1)?.name ?? null };
   const result: MigrationResultSet = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

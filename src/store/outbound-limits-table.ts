@@ -7,11 +7,22 @@ import type { Database } from './database.ts';
  * integration. PostgreSQL only (the embedded SQLite shape keeps them in memory, tokens/).
  *
  * Every change is one statement on the integration's row. The statements that compute new values
- * from old ones read the row through `(select … for update) as old`: the row lock makes a second
+ * from old ones read the row through a `select … for update` subquery: the row lock makes a second
  * instance's statement wait and then see the first one's result, so two instances can never take
  * the same last token or the last slot, and the statement's `RETURNING old.…` tells this instance
  * whether *it* made a circuit transition (so exactly one instance announces it).
  */
+
+/**
+ * For a statement of its own transaction: its commit does not wait for the write-ahead log to
+ * reach the disk. The row lock every instance queues on is held until the commit, so with the
+ * flush every take and every release held it for a disk write as well, and the row let through
+ * only a few hundred calls a second. What a database crash could lose is the last fraction of a
+ * second of bucket, slot and breaker updates (`wal_writer_delay`, 200 ms by default, times three
+ * at most): a few calls admitted again, slots freed early, a failure not counted. Never a token:
+ * the token writes are other statements, committed as before.
+ */
+const ASYNC_COMMIT = sql`(select set_config('synchronous_commit', 'off', true))`;
 
 /** How one integration's bucket and slots are shaped (from its rate limit, tokens/rate-limiter.ts). */
 export interface OutboundBucketShape {
@@ -23,50 +34,100 @@ export interface OutboundBucketShape {
   concurrency: number;
 }
 
-export interface TakeOutboundSlotInput {
+export interface ReserveOutboundSlotInput {
   integrationId: string;
-  /** The permit asking; the slot is kept under this id until given back or lapsed. */
+  /**
+   * The permit asking; the slot (and a half-open probe) is kept under this id until given back or
+   * lapsed. A permit that already holds them (it asks again for a later turn) keeps one slot, and
+   * gives both back if refused.
+   */
   permitId: string;
   now: number;
-  /** When the slot lapses if never given back (its holder died): a bit beyond the longest call. */
-  slotUntil: number;
+  /** The longest the caller will wait for its turn at the rate limit: no reservation further out. */
+  maxWaitMs: number;
+  /**
+   * How long the slot (and a probe claim) lasts past the caller's turn if never given back (its
+   * holder died): a bit beyond the longest call.
+   */
+  slotTtlMs: number;
   shape: OutboundBucketShape;
 }
 
-export interface TakeOutboundSlotResult {
-  /** A token and a slot were taken together (never one without the other). */
+export interface ReserveOutboundSlotResult {
+  /**
+   * A rate-limit turn and a slot were taken together (never one without the other), and the
+   * half-open probe with them when the circuit is half-open.
+   */
   taken: boolean;
-  /** Tokens left in the bucket now (below 1: what to wait for). */
-  tokens: number;
+  /** Milliseconds from `now` to the caller's turn (0: now). When not taken: what the turn would have needed. */
+  waitMs: number;
   /** Slots in use now, this permit's included when taken. */
   slotsInUse: number;
+  /** Whether the breaker let the call through (closed, or half-open with the probe free). */
+  circuitAllows: boolean;
+  /** The breaker's `open_until` as read: null closed, in the future open, in the past half-open. */
+  openUntil: number | null;
+  /** This permit claimed the half-open probe. */
+  probe: boolean;
 }
 
 /**
- * Refills the bucket by the time elapsed since it was last touched, prunes lapsed slots, and takes
- * one token plus one slot if both are there. Returns null when the integration has no row yet
- * (see `createOutboundLimits`). A refused attempt still stores the refill, which changes nothing
- * another instance would compute. A clock behind the stored `refilled_at` (another instance's
- * clock runs ahead) refills nothing rather than a negative amount.
+ * One statement per outbound call, under the row lock: checks the circuit breaker, refills the
+ * bucket by the time elapsed, prunes lapsed slots, and — when the breaker allows the call, a slot
+ * is free and the caller's turn at the rate limit comes within `maxWaitMs` — takes a slot and a
+ * turn (and, half-open, the probe). Returns null when the integration has no row yet (see
+ * `createOutboundLimits`).
+ *
+ * The rate limit is a token bucket whose tokens may go below zero: a caller that finds no whole
+ * token still takes one, and is told to wait until the bucket would have refilled it (GCRA: the
+ * debt is the queue of reserved turns). Every caller thus gets its own moment, one `1/rate` after
+ * the previous reservation, and sleeps until then: calls go out evenly paced, and waiters never
+ * retry against each other. A turn beyond `maxWaitMs` is not reserved, so the debt stays bounded.
+ * A refused attempt still stores the refill, which changes nothing another instance would
+ * compute. A clock behind the stored `refilled_at` (another instance's clock runs ahead) refills
+ * nothing rather than a negative amount.
  */
-export async function takeOutboundSlot(db: Database, input: TakeOutboundSlotInput): Promise<TakeOutboundSlotResult | null> {
+export async function reserveOutboundSlot(db: Database, input: ReserveOutboundSlotInput): Promise<ReserveOutboundSlotResult | null> {
   const { capacity, refillPerMs, concurrency } = input.shape;
   const now = sql`${input.now}::bigint`;
-  const refilled = sql`least(${capacity}::float8, old.tokens + greatest(0, ${now} - old.refilled_at) * ${refillPerMs}::float8)`;
-  const live = sql`(select coalesce(jsonb_object_agg(slot.key, slot.value), '{}'::jsonb) from jsonb_each(old.slots::jsonb) as slot where slot.value::bigint > ${now})`;
-  const liveCount = sql`(select count(*) from jsonb_each(old.slots::jsonb) as slot where slot.value::bigint > ${now})`;
-  const canTake = sql`(${refilled} >= 1 and ${liveCount} < ${concurrency}::int)`;
-  const result = await sql<{ taken: boolean; tokens: number; slots: string }>`
+  const result = await sql<{ taken: boolean; wait_ms: number | string; slots_in_use: number | string; circuit_allows: boolean; open_until: number | string | null; probe: boolean }>`
     update outbound_limits as l set
-      tokens = ${refilled} - (case when ${canTake} then 1 else 0 end),
-      refilled_at = greatest(old.refilled_at, ${now}),
-      slots = (case when ${canTake} then ${live} || jsonb_build_object(${input.permitId}::text, ${input.slotUntil}::bigint) else ${live} end)::text
-    from (select * from outbound_limits where integration_id = ${input.integrationId} for update) as old
-    where l.integration_id = old.integration_id
-    returning ${canTake} as taken, l.tokens, l.slots`.execute(db);
+      tokens = d.refilled - (case when d.taken then 1 else 0 end),
+      refilled_at = greatest(d.refilled_at, ${now}),
+      slots = (case when d.taken then d.live || jsonb_build_object(${input.permitId}::text, ${now} + d.wait_ms + ${input.slotTtlMs}::bigint) else d.live - ${input.permitId}::text end)::text,
+      circuit_probe = (case when d.taken and d.half_open then ${input.permitId}::text when d.circuit_probe = ${input.permitId}::text then null else d.circuit_probe end),
+      circuit_probe_until = (case when d.taken and d.half_open then ${now} + d.wait_ms + ${input.slotTtlMs}::bigint when d.circuit_probe = ${input.permitId}::text then null else d.circuit_probe_until end)
+    from (
+      select c.*, (c.circuit_allows and c.live_count < ${concurrency}::int and c.wait_ms <= ${Math.max(0, Math.floor(input.maxWaitMs))}::bigint) as taken
+      from (
+        select r.*,
+          greatest(0, ceil((1 - r.refilled) / ${refillPerMs}::float8))::bigint as wait_ms,
+          (r.circuit_open_until is not null and r.circuit_open_until <= ${now}) as half_open,
+          (r.circuit_open_until is null or (r.circuit_open_until <= ${now} and (r.circuit_probe is null or r.circuit_probe = ${input.permitId}::text or r.circuit_probe_until <= ${now}))) as circuit_allows
+        from (
+          select o.*,
+            least(${capacity}::float8, o.tokens + greatest(0, ${now} - o.refilled_at) * ${refillPerMs}::float8) as refilled,
+            (select coalesce(jsonb_object_agg(slot.key, slot.value), '{}'::jsonb) from jsonb_each(o.slots::jsonb) as slot where slot.value::bigint > ${now}) as live,
+            (select count(*) from jsonb_each(o.slots::jsonb) as slot where slot.value::bigint > ${now} and slot.key <> ${input.permitId}::text) as live_count
+          from outbound_limits as o
+          where o.integration_id = ${input.integrationId}
+          for update
+        ) as r
+      ) as c
+    ) as d
+    cross join ${ASYNC_COMMIT} as async_commit
+    where l.integration_id = d.integration_id
+    returning d.taken, d.wait_ms, d.live_count + (case when d.taken then 1 else 0 end) as slots_in_use, d.circuit_allows, d.circuit_open_until as open_until, d.taken and d.half_open as probe`.execute(db);
   const row = result.rows[0];
   if (!row) return null;
-  return { taken: row.taken, tokens: Number(row.tokens), slotsInUse: Object.keys(JSON.parse(row.slots) as object).length };
+  return {
+    taken: row.taken,
+    waitMs: Number(row.wait_ms),
+    slotsInUse: Number(row.slots_in_use),
+    circuitAllows: row.circuit_allows,
+    openUntil: timeOrNull(row.open_until),
+    probe: row.probe,
+  };
 }
 
 /** The integration's row with a full bucket; a row another instance created first is kept. */
@@ -144,6 +205,7 @@ export async function finishOutboundCall(db: Database, input: FinishOutboundCall
       circuit_probe = (case when ${endsProbe} then null else old.circuit_probe end),
       circuit_probe_until = (case when ${endsProbe} then null else old.circuit_probe_until end)
     from (select * from outbound_limits where integration_id = ${input.integrationId} for update) as old
+    cross join ${ASYNC_COMMIT} as async_commit
     where l.integration_id = old.integration_id
     returning old.circuit_open_until as open_until_before, l.circuit_open_until as open_until_after`.execute(db);
   const row = result.rows[0];
@@ -166,23 +228,6 @@ export async function readCircuit(db: Database, integrationId: string): Promise<
     .executeTakeFirst();
   if (!row) return null;
   return { openUntil: timeOrNull(row.circuit_open_until), probe: row.circuit_probe, probeUntil: timeOrNull(row.circuit_probe_until) };
-}
-
-/**
- * Claims the half-open probe: the one call, cluster-wide, that may test a provider whose circuit's
- * open period has ended. A compare-and-set: of instances racing, one gets the row back. A claim
- * whose holder died lapses at `probeUntil`, so a half-open circuit cannot stay stuck.
- */
-export async function claimCircuitProbe(db: Database, input: { integrationId: string; permitId: string; now: number; probeUntil: number }): Promise<boolean> {
-  const result = await db
-    .updateTable('outbound_limits')
-    .set({ circuit_probe: input.permitId, circuit_probe_until: input.probeUntil })
-    .where('integration_id', '=', input.integrationId)
-    .where('circuit_open_until', 'is not', null)
-    .where('circuit_open_until', '<=', input.now)
-    .where((eb) => eb.or([eb('circuit_probe', 'is', null), eb('circuit_probe_until', '<=', input.now)]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
 }
 
 function timeOrNull(value: number | string | null): number | null {

@@ -147,6 +147,81 @@ export interface OutboundLimitsTable {
   circuit_probe_until: number | null;
 }
 
+/** An operator alert, one row per (type, key) (see alerts-table.ts). */
+export interface AlertsTable {
+  id: string;
+  type: string;
+  key: string;
+  severity: 'LOW' | 'MEDIUM' | 'HIGH';
+  /** JSON object of string labels. */
+  labels: string;
+  summary: string;
+  /** The notification group it belongs to (type and grouping labels), fixed when raised. */
+  group_key: string;
+  state: 'firing' | 'resolved';
+  first_seen_at: number;
+  last_seen_at: number;
+  resolved_at: number | null;
+  last_notified_at: number | null;
+  notification_count: number;
+  /** 1 once a MEDIUM alert firing too long was raised to HIGH. */
+  escalated: number;
+}
+
+/** A notification group of the policy engine (alerts-table.ts). */
+export interface AlertGroupsTable {
+  group_key: string;
+  /** JSON object: the labels that define the group. */
+  labels: string;
+  created_at: number;
+  /** When the group is next evaluated: created + group_wait, then last flush + group_interval. */
+  next_flush_at: number;
+  last_flush_at: number | null;
+  /** JSON object: channel → what it was last told (see alerts/policy.ts `ChannelMemory`). */
+  notified: string;
+  /** Compare-and-set counter: a flush claims the group by bumping it. */
+  version: number;
+}
+
+/** The alert outbox and delivery log: one group notification for one channel. */
+export interface AlertNotificationsTable {
+  id: string;
+  /** Shared by the rows of one notification sent to several channels. */
+  notification_id: string;
+  group_key: string;
+  channel: string;
+  kind: 'firing' | 'resolved' | 'repeat' | 'test';
+  severity: 'LOW' | 'MEDIUM' | 'HIGH';
+  alert_count: number;
+  /** JSON: the GroupNotification handed to the channel. */
+  payload: string;
+  /** pending → sending → sent | failed; `silenced`: recorded, never sent. */
+  status: 'pending' | 'sending' | 'sent' | 'failed' | 'silenced';
+  attempts: number;
+  next_attempt_at: number;
+  /** While `sending`: when the claim lapses (the sender died). */
+  claim_until: number | null;
+  created_at: number;
+  sent_at: number | null;
+  /** When the console fallback printed it after this channel failed. */
+  fallback_at: number | null;
+  error: string | null;
+}
+
+/** A silence: alerts matching every matcher inside [starts_at, ends_at) are not sent. */
+export interface SilencesTable {
+  id: string;
+  /** JSON array of { name, value }: name is `type`, `severity` or a label name. Empty: everything. */
+  matchers: string;
+  starts_at: number;
+  ends_at: number;
+  created_by: string;
+  comment: string;
+  created_at: number;
+  /** Set when expired by hand (ends_at is then moved to that time too). */
+  expired_at: number | null;
+}
+
 export interface Schema {
   integrations: IntegrationsTable;
   connections: ConnectionsTable;
@@ -155,4 +230,8 @@ export interface Schema {
   api_keys: ApiKeysTable;
   job_state: JobStateTable;
   outbound_limits: OutboundLimitsTable;
+  alerts: AlertsTable;
+  alert_groups: AlertGroupsTable;
+  alert_notifications: AlertNotificationsTable;
+  silences: SilencesTable;
 }

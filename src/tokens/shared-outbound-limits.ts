@@ -2,15 +2,14 @@ import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { RateLimit } from '../providers/index.ts';
 import {
-  claimCircuitProbe,
   createOutboundLimits,
   finishOutboundCall,
   readCircuit,
-  takeOutboundSlot,
+  reserveOutboundSlot,
   type CircuitEvidence,
   type Database,
   type OutboundBucketShape,
-  type TakeOutboundSlotResult,
+  type ReserveOutboundSlotResult,
 } from '../store/index.ts';
 import { sleep } from './backoff.ts';
 import type { CircuitBreakerOptions } from './circuit-breaker.ts';
@@ -36,20 +35,36 @@ const EVIDENCE: Record<CallOutcome, CircuitEvidence> = { success: 'success', fai
 const SLOT_POLL_MS = { first: 20, max: 500 };
 
 /**
+ * How late after its reserved turn a caller may still go: half the bucket's burst. Later, the
+ * calls reserved after it would go out closer together than the limit allows (by up to the
+ * delay), so it reserves again instead.
+ */
+function lateToleranceMs(shape: OutboundBucketShape): number {
+  return shape.capacity / shape.refillPerMs / 2;
+}
+
+/**
  * Outbound limits in PostgreSQL, shared by every instance on the database (the cluster shape,
  * invariant 8): four instances together stay under an integration's limit instead of each
  * allowing all of it. The state is one row per integration (store/outbound-limits-table.ts),
- * changed by single statements under its row lock; times are this instance's clock values.
+ * changed by single statements under its row lock; times are this instance's clock values. A call
+ * costs two statements: one before it (`take`) and one after (`finish`).
  *
- * - Rate: a token bucket refilled by elapsed time (the same shape as in memory, `bucketShapeOf`).
- *   A caller without a token sleeps until the bucket should hold one again (or its wait bound),
- *   plus jitter so the waiters of several instances do not all ask in the same millisecond; it
- *   never spins on the database.
- * - Concurrency: slots are entries in the row, each with an expiry (`slotTtlMs`), so a slot held
- *   by a process that died frees itself. A release is not signalled across processes, so a caller
- *   waiting for a slot looks again after a short, growing, jittered pause.
- * - Circuit breaker: consecutive failures and "open until" in the row. When the open period has
- *   passed, one instance claims the probe by compare-and-set; everyone else still fails fast.
+ * - Rate: a token bucket refilled by elapsed time (the same shape as in memory, `bucketShapeOf`)
+ *   whose tokens may go below zero. A caller without a whole token reserves the next turn (the
+ *   moment the bucket will have refilled it, one `1/rate` after the turn reserved before) and
+ *   sleeps until then: calls are paced evenly at the limit, however many instances wait, and no
+ *   waiter ever asks the database again for its token. A turn further out than the caller will
+ *   wait is not reserved: the caller is refused at once instead of after waiting in vain.
+ * - Concurrency: slots are entries in the row, each with an expiry (`slotTtlMs` past the
+ *   caller's turn), so a slot held by a process that died frees itself. A release is not
+ *   signalled across processes, so a caller waiting for a slot looks again after a short,
+ *   growing, jittered pause.
+ * - Circuit breaker: consecutive failures and "open until" in the row. It is checked by `take`,
+ *   in the statement that takes the turn and the slot (`pass` lets everything through, to
+ *   spare a round-trip): open, the call fails fast with `circuit_open`; when the open period has
+ *   passed, the one caller whose statement finds the probe free claims it together with its turn
+ *   and slot, and everyone else still fails fast.
  */
 export class SharedOutboundLimits implements OutboundLimits {
   private readonly options: SharedOutboundLimitsOptions;
@@ -62,38 +77,49 @@ export class SharedOutboundLimits implements OutboundLimits {
     this.random = options.random ?? Math.random;
   }
 
-  async pass(integrationId: string, permitId: string): Promise<CircuitPass> {
-    const { db, clock, slotTtlMs } = this.options;
-    const now = clock.now();
-    const circuit = await readCircuit(db, integrationId);
-    if (circuit === null || circuit.openUntil === null) return { allowed: true };
-    if (now < circuit.openUntil) return { allowed: false, retryAfterMs: circuit.openUntil - now };
-    if (await claimCircuitProbe(db, { integrationId, permitId, now, probeUntil: now + slotTtlMs })) {
-      this.probes.add(permitId);
-      return { allowed: true };
-    }
-    return { allowed: false, retryAfterMs: 1_000 };
+  /** The breaker is checked by `take`, in the same statement as the rate limit and the slots. */
+  async pass(): Promise<CircuitPass> {
+    return { allowed: true };
   }
 
+  /**
+   * A turn at the rate limit and a slot, past the breaker: true once the turn has come (after
+   * sleeping until it, when reserved ahead); false when no turn comes within `maxWaitMs`, or no
+   * slot frees within it; throws `circuit_open` when the breaker refuses the call.
+   */
   async take(integrationId: string, permitId: string, rateLimit: RateLimit, maxWaitMs: number): Promise<boolean> {
     const { clock } = this.options;
     const shape = bucketShapeOf(rateLimit);
     const deadline = clock.now() + maxWaitMs;
     let slotPollMs = SLOT_POLL_MS.first;
     for (;;) {
-      const attempt = await this.tryTake(integrationId, permitId, shape);
-      if (attempt.taken) return true;
-      const remaining = deadline - clock.now();
-      if (remaining <= 0) return false;
-      let pauseMs: number;
-      if (attempt.tokens < 1) {
-        // The next token cannot come sooner (another caller may still take it first).
-        const refillMs = Math.ceil((1 - attempt.tokens) / shape.refillPerMs);
-        pauseMs = refillMs + this.random() * Math.min(refillMs, 100);
-      } else {
-        pauseMs = slotPollMs / 2 + (this.random() * slotPollMs) / 2;
-        slotPollMs = Math.min(SLOT_POLL_MS.max, slotPollMs * 2);
+      const now = clock.now();
+      const attempt = await this.reserve(integrationId, permitId, shape, now, Math.max(0, deadline - now));
+      // Each answer says afresh whether this permit holds the probe (a refusal gave back what an
+      // earlier turn of it held).
+      this.probes.delete(permitId);
+      if (attempt.taken) {
+        if (attempt.probe) this.probes.add(permitId);
+        const turn = now + attempt.waitMs;
+        const answeredAt = clock.now();
+        if (turn <= answeredAt) return true;
+        await sleep(turn - answeredAt);
+        // Woken well after its turn (this process stalled): going now would crowd the turns
+        // reserved after it, so it takes a new turn (keeping its one slot).
+        if (clock.now() - turn <= lateToleranceMs(shape)) return true;
+        continue;
       }
+      if (!attempt.circuitAllows) {
+        const open = attempt.openUntil !== null && now < attempt.openUntil;
+        // Open: until it half-opens. Half-open with another caller's probe out: its answer decides.
+        throw new TokenkeeperError('circuit_open', undefined, { retryAfterMs: open ? attempt.openUntil! - now : 1_000 });
+      }
+      const remaining = deadline - clock.now();
+      // No turn within the wait (reservations ahead of ours only grow), or no time left to poll.
+      if (attempt.waitMs > Math.max(0, deadline - now) || remaining <= 0) return false;
+      // Only the slots are full: look again after a short, growing, jittered pause.
+      const pauseMs = slotPollMs / 2 + (this.random() * slotPollMs) / 2;
+      slotPollMs = Math.min(SLOT_POLL_MS.max, slotPollMs * 2);
       await sleep(Math.max(1, Math.min(remaining, Math.ceil(pauseMs))));
     }
   }
@@ -126,13 +152,10 @@ export class SharedOutboundLimits implements OutboundLimits {
   }
 
   /** One attempt; the integration's first ever call creates its row (with a full bucket). */
-  private async tryTake(integrationId: string, permitId: string, shape: OutboundBucketShape): Promise<TakeOutboundSlotResult> {
+  private async reserve(integrationId: string, permitId: string, shape: OutboundBucketShape, now: number, maxWaitMs: number): Promise<ReserveOutboundSlotResult> {
     const { db, clock, slotTtlMs } = this.options;
-    const input = () => {
-      const now = clock.now();
-      return { integrationId, permitId, now, slotUntil: now + slotTtlMs, shape };
-    };
-    const first = await takeOutboundSlot(db, input());
+    const input = { integrationId, permitId, now, maxWaitMs, slotTtlMs, shape };
+    const first = await reserveOutboundSlot(db, input);
     if (first) return first;
     try {
       await createOutboundLimits(db, integrationId, clock.now(), shape.capacity);
@@ -141,7 +164,7 @@ export class SharedOutboundLimits implements OutboundLimits {
       if ((error as { code?: unknown }).code === '23503') throw new TokenkeeperError('integration_not_found', undefined, { cause: error });
       throw error;
     }
-    const second = await takeOutboundSlot(db, input());
+    const second = await reserveOutboundSlot(db, input);
     if (!second) throw new TokenkeeperError('integration_not_found');
     return second;
   }

@@ -6,7 +6,8 @@ import type { EventBus, RefreshTrigger } from '../events.ts';
 import type { IntegrationService } from '../integrations/index.ts';
 import type { Logger } from '../logger.ts';
 import {
-  findConnection,
+  connectionReaderFor,
+  type ConnectionReader,
   isStorageUnavailable,
   localChangeFeed,
   type ChangeFeed,
@@ -98,6 +99,8 @@ export class TokenService {
   private readonly options: TokenServiceOptions;
   private readonly cache: TokenCache;
   private readonly sealer: TokenSealer;
+  /** Cache misses; on PostgreSQL those of one event-loop turn share a statement. */
+  private readonly reader: ConnectionReader;
   private readonly commits: RefreshCommits;
   private readonly runner: RefreshRunner;
   private readonly inflight = new Map<string, { promise: Promise<RefreshOutcome>; force: boolean }>();
@@ -116,6 +119,7 @@ export class TokenService {
       else if (signal.kind === 'reconnected') this.cache.clear();
     });
     this.sealer = new TokenSealer(options.keyRing);
+    this.reader = connectionReaderFor(options.db);
     this.guard = options.guard ?? new OutboundGuard({ clock: options.clock, events: options.events, circuit: options.circuit ?? DEFAULT_CIRCUIT });
     this.commits = new RefreshCommits({
       db: options.db,
@@ -167,7 +171,7 @@ export class TokenService {
 
   private async load(id: string): Promise<CacheEntry> {
     const generation = this.cache.currentGeneration();
-    const record = await findConnection(this.options.db, id);
+    const record = await this.reader.find(id);
     if (!record) {
       this.cache.delete(id);
       throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   fetch?: typeof fetch;
   /** Storage: SQLite in the data dir (default), or a fresh schema of TEST_DATABASE_URL. */
   dialect?: TestDialect;
+  /** Alert delivery channels (default: the log). */
+  alertChannels?: TokenkeeperOptions['alertChannels'];
 }
 
 /** A real Tokenkeeper (SQLite in a temp dir) beside a real sandbox provider, with a manual clock. */
@@ -76,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock,
     logger,
     fetch: options.fetch,
+    alertChannels: options.alertChannels,
     sweepJitterMs: 0,
     tokenTuning: {
       requestRetry: { attempts: 2, baseMs: 10, maxMs: 50 },
