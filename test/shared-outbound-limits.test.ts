@@ -92,10 +92,10 @@ describe('outbound limits are shared by every instance on PostgreSQL', { skip: !
 
   test('requestsPerSecond paces the cluster for a provider that enforces its limit per second', async () => {
     // A minute's budget of 6,000 alone would let all 16 go at once (a bucket of 1,000); the
-    // provider refuses above 8 a second. requestsPerSecond: 7 (set a little under the provider's
-    // limit: a request's travel time shifts it between the provider's windows) paces the four
-    // instances together.
-    await setRateLimit({ requestsPerMinute: 6_000, requestsPerSecond: 7, concurrency: 50 });
+    // provider refuses above 8 a second. requestsPerSecond: 6 (set under the provider's
+    // limit: a request's travel time, longer on a loaded machine, shifts it between the provider's
+    // windows) paces the four instances together.
+    await setRateLimit({ requestsPerMinute: 6_000, requestsPerSecond: 6, concurrency: 50 });
     const cluster = await Promise.all([1, 2, 3, 4].map(() => instance(systemClock)));
     await Promise.all(cluster.map((tk) => tk.integrations.resolveById(integrationId)));
     h.sandbox.setFaults({ rateLimitPerSecond: 8 });
@@ -105,7 +105,7 @@ describe('outbound limits are shared by every instance on PostgreSQL', { skip: !
       const stats = h.sandbox.stats();
       assert.equal(stats.rateLimited, 0, `no request was over the provider's per-second limit: ${JSON.stringify(codes)}`);
       const ok = codes.filter((code) => code === 'ok').length;
-      assert.ok(ok >= 7, `paced calls went out rather than being refused (${JSON.stringify(codes)})`);
+      assert.ok(ok >= 6, `paced calls went out rather than being refused (${JSON.stringify(codes)})`);
       assert.equal(stats.byGrantType.refresh_token, ok);
     } finally {
       h.sandbox.resetFaults();
