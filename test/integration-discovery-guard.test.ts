@@ -28,10 +28,9 @@ for (const dialect of testDialects()) {
     let refuse = false;
     let service: IntegrationService;
 
-    before(async () => {
-      h = await startHarness({ dialect });
-      integrationId = (await h.tk.integrations.getByKey('sandbox')).id;
-      service = new IntegrationService({
+    /** An IntegrationService of its own (no resolved-integration cache yet) whose guard records each call. */
+    const guardedService = (): IntegrationService =>
+      new IntegrationService({
         db: h.tk.database.db,
         keyRing: h.tk.keyRing,
         clock: h.clock,
@@ -45,6 +44,11 @@ for (const dialect of testDialects()) {
           return call();
         },
       });
+
+    before(async () => {
+      h = await startHarness({ dialect });
+      integrationId = (await h.tk.integrations.getByKey('sandbox')).id;
+      service = guardedService();
     });
 
     after(() => h.close());
@@ -58,25 +62,11 @@ for (const dialect of testDialects()) {
 
     test('a discovery already cached sends nothing, so it does not pass the guard (no rate-limit token, no probe)', async () => {
       // Fresh services have no resolved-integration cache of their own: only the discovery is shared.
-      const freshService = () =>
-        new IntegrationService({
-          db: h.tk.database.db,
-          keyRing: h.tk.keyRing,
-          clock: h.clock,
-          events: h.tk.events,
-          callbackUrl: h.config.callbackUrl,
-          defaultRefreshBufferSeconds: h.config.refreshBufferSeconds,
-          requestTimeoutMs: 2_000,
-          guard: async (id, call) => {
-            guarded.push(id);
-            return call();
-          },
-        });
       clearDiscoveryCache();
       guarded.length = 0;
-      await freshService().resolveById(integrationId);
+      await guardedService().resolveById(integrationId);
       assert.deepEqual(guarded, [integrationId], 'the discovery request went through the guard');
-      const resolved = await freshService().resolveById(integrationId);
+      const resolved = await guardedService().resolveById(integrationId);
       assert.equal(resolved.client.endpoints.issuer, h.sandbox.issuer);
       assert.deepEqual(guarded, [integrationId], 'the resolution that sent nothing was not guarded');
     });
