@@ -66,6 +66,8 @@ export async function seedConnections(plan: SeedPlan): Promise<string[]> {
           last_error_message: null,
           created_at: plan.now,
           updated_at: plan.now,
+          status_changed_at: plan.now,
+          failing_since: null,
         });
       }
       await trx.insertInto('connections').values(rows).execute();

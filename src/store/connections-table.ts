@@ -33,6 +33,10 @@ export interface ConnectionRecord {
   lastErrorMessage: string | null;
   createdAt: number;
   updatedAt: number;
+  /** When the connection entered its current status; kept by `updateConnectionFenced`. */
+  statusChangedAt?: number;
+  /** The first failed refresh since the last success (null while refreshes succeed); kept likewise. */
+  failingSince?: number | null;
 }
 
 const nullableNumber = (value: number | null): number | null => (value === null ? null : Number(value));
@@ -64,6 +68,8 @@ export function connectionFromRow(row: ConnectionsTable): ConnectionRecord {
     lastErrorMessage: row.last_error_message,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    statusChangedAt: Number(row.status_changed_at ?? row.updated_at),
+    failingSince: nullableNumber(row.failing_since ?? null),
   };
 }
 
@@ -94,6 +100,8 @@ function toRow(record: ConnectionRecord): ConnectionsTable {
     last_error_message: record.lastErrorMessage,
     created_at: record.createdAt,
     updated_at: record.updatedAt,
+    status_changed_at: record.statusChangedAt ?? record.createdAt,
+    failing_since: record.failingSince ?? (record.failureCount > 0 ? record.updatedAt : null),
   });
 }
 
@@ -264,6 +272,23 @@ function patchToRow(patch: ConnectionPatch): Partial<ConnectionsTable> {
 }
 
 /**
+ * The columns that date the connection's state, computed in the UPDATE from the row's own values
+ * (so a caller cannot forget them): `status_changed_at` moves only when the status really
+ * changes; `failing_since` keeps the first failure of a run and clears with a success.
+ */
+function timelineOf(patch: ConnectionPatch): Record<string, unknown> {
+  const at = patch.updatedAt !== undefined ? sql`${patch.updatedAt}` : sql`updated_at`;
+  const set: Record<string, unknown> = {};
+  if (patch.status !== undefined) {
+    set.status_changed_at = sql`case when status = ${patch.status} then coalesce(status_changed_at, ${at}) else ${at} end`;
+  }
+  if (patch.failureCount !== undefined) {
+    set.failing_since = patch.failureCount === 0 ? null : sql`coalesce(failing_since, ${at})`;
+  }
+  return set;
+}
+
+/**
  * Writes a patch fenced by the version column and bumps the version. `WHERE version = ?` is what
  * makes invariant 2 hold: a refresher whose lease expired while it waited on a slow provider
  * finds the version moved on (someone else refreshed) and its stale write matches no row.
@@ -282,7 +307,7 @@ export async function updateConnectionFenced(
   patch: ConnectionPatch,
   leaseHolder?: string,
 ): Promise<ConnectionRecord | null> {
-  const set: Record<string, unknown> = { ...patchToRow(patch), version: expectedVersion + 1 };
+  const set: Record<string, unknown> = { ...patchToRow(patch), ...timelineOf(patch), version: expectedVersion + 1 };
   let query = db.updateTable('connections').where('id', '=', id).where('version', '=', expectedVersion);
   if (leaseHolder !== undefined) {
     set.lease_owner = null;

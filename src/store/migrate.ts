@@ -6,6 +6,7 @@ import * as refreshSafety from './migrations/0002-refresh-safety.ts';
 import * as integrationHealth from './migrations/0003-integration-health.ts';
 import * as outboundLimits from './migrations/0004-outbound-limits.ts';
 import * as alerts from './migrations/0005-alerts.ts';
+import * as connectionTimeline from './migrations/0006-connection-timeline.ts';
 import type { Schema } from './schema.ts';
 
 /**
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0003-integration-health': integrationHealth,
   '0004-outbound-limits': outboundLimits,
   '0005-alerts': alerts,
+  '0006-connection-timeline': connectionTimeline,
 };
 
 export const latestMigration = Object.keys(migrations).at(-1)!;

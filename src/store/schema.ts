@@ -78,6 +78,10 @@ export interface ConnectionsTable {
   last_error_message: string | null;
   created_at: number;
   updated_at: number;
+  /** When the connection entered its current status (migration 0006; kept by the store's writes). */
+  status_changed_at: number | null;
+  /** The first failed refresh since the last success; null while refreshes succeed. */
+  failing_since: number | null;
 }
 
 export interface ConnectSessionsTable {
