@@ -30,6 +30,10 @@ export interface BenchServiceOptions {
   sandbox?: SandboxServer;
   /** `TOKENKEEPER_ENCRYPTION_KEYS`; default a fresh key. Share it with processes on the same database. */
   encryptionKeys?: string;
+  /** More environment (alert channels, policy timings); it wins over the defaults above. */
+  env?: Record<string, string>;
+  /** Start the scheduler (ticks: sweep, alert notifications) as `npm start` does; default off. */
+  startScheduler?: boolean;
 }
 
 export interface BenchService {
@@ -70,6 +74,7 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
       TOKENKEEPER_SWEEP_INTERVAL: '0',
       TOKENKEEPER_LOG_LEVEL: 'warn',
       ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+      ...options.env,
     },
     dotenvPath: false,
   });
@@ -77,7 +82,7 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
   let running: RunningServer;
   try {
     running = await startServer(config, {
-      startScheduler: false,
+      startScheduler: options.startScheduler ?? false,
       http: {
         extend: (app) => {
           app.get(BARE_PATH, async (_request, reply) => reply.send(bareBody));

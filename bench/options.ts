@@ -7,6 +7,8 @@
 export interface BenchOptions {
   /** `--cluster`: the PostgreSQL / several-processes benchmark instead of the embedded one. */
   cluster: boolean;
+  /** `--alerts`: operator alerting (time to awareness, an outage's notifications, a hanging channel). */
+  alerts: boolean;
   /** `--json`: exactly one JSON object on stdout; everything else on stderr. */
   json: boolean;
   /** BENCH_DURATION: seconds per throughput run (default 10). */
@@ -15,11 +17,13 @@ export interface BenchOptions {
   scale: number;
 }
 
-export const USAGE = `Usage: npm run bench [-- [--cluster] [--json]]
+export const USAGE = `Usage: npm run bench [-- [--cluster | --alerts] [--json]]
 
   (no flag)   the embedded shape: one process, SQLite
   --cluster   the cluster shape: PostgreSQL (DATABASE_URL, TEST_DATABASE_URL, or
               postgres://postgres@127.0.0.1:5432/test), several \`tokenkeeper serve\` processes
+  --alerts    operator alerting: time to awareness, a simulated outage's notifications, token
+              throughput while an alert channel hangs
   --json      print exactly one JSON object on stdout; progress and the report go to stderr
 
   BENCH_DURATION=<seconds>  each throughput run (default 10)
@@ -33,10 +37,11 @@ it could not run.
 export function readOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const flags = new Set(argv);
   for (const flag of flags) {
-    if (flag !== '--cluster' && flag !== '--json') usageError(flag === '--help' || flag === '-h' ? null : `unknown option ${flag}`);
+    if (flag !== '--cluster' && flag !== '--alerts' && flag !== '--json') usageError(flag === '--help' || flag === '-h' ? null : `unknown option ${flag}`);
   }
   return {
     cluster: flags.has('--cluster'),
+    alerts: flags.has('--alerts'),
     json: flags.has('--json'),
     durationSeconds: readNumber(env, 'BENCH_DURATION', 10, (value) => value > 0 && value <= 600, 'a positive number of seconds, at most 600'),
     scale: readNumber(env, 'BENCH_SCALE', 1, (value) => value > 0 && value <= 1, 'a number above 0 and at most 1 (e.g. 0.1 for a quick run)'),

@@ -7,12 +7,14 @@
  *     (must be exactly 1, else exit code 1) and how long the callers waited.
  * Prints a readable report, a Markdown block for the README and a final JSON line.
  *
- * `npm run bench -- --cluster` measures the cluster shape instead (bench/cluster.ts); `--json`
+ * `npm run bench -- --cluster` measures the cluster shape instead (bench/cluster.ts), `--alerts`
+ * operator alerting (bench/alerting.ts); `--json`
  * prints only one JSON object on stdout, the report going to stderr. Knobs: bench/options.ts
  * (BENCH_DURATION=<seconds> shortens each throughput run for a quick look).
  */
 import { cpus, platform, arch } from 'node:os';
 import { BARE_PATH, matchBareBody, startBenchService, TOKEN_TTL_SECONDS, type BenchService } from './bench-service.ts';
+import { runAlertingBench } from './alerting.ts';
 import { runClusterBench } from './cluster.ts';
 import { measureExpiredBurst, type ExpiredBurstResult } from './expired-burst.ts';
 import { LoadClient } from './load-client.ts';
@@ -33,6 +35,7 @@ let print: (text?: string) => void = (text = '') => process.stdout.write(`${text
 async function main(options: BenchOptions): Promise<number> {
   if (options.json) print = (text = '') => process.stderr.write(`${text}\n`);
   if (options.cluster) return runClusterBench(options, print);
+  if (options.alerts) return runAlertingBench(options, print);
   const startedAt = performance.now();
   const durationSeconds = options.durationSeconds;
   const warmupSeconds = Math.min(2, durationSeconds);

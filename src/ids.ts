@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
  */
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 
-export type IdPrefix = 'con' | 'int' | 'cs' | 'key' | 'evt' | 'alr' | 'sil' | 'ntf';
+export type IdPrefix = 'con' | 'int' | 'cs' | 'key' | 'evt' | 'alr' | 'sil' | 'ntf' | 'whk' | 'dlv';
 
 export function newId(prefix: IdPrefix): string {
   const bytes = randomBytes(20);
@@ -15,7 +15,7 @@ export function newId(prefix: IdPrefix): string {
   return `${prefix}_${out}`;
 }
 
-const ID_PATTERN = /^(con|int|cs|key|evt|alr|sil|ntf)_[a-z2-7]{20}$/;
+const ID_PATTERN = /^(con|int|cs|key|evt|alr|sil|ntf|whk|dlv)_[a-z2-7]{20}$/;
 
 export function isId(value: unknown, prefix: IdPrefix): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value) && value.startsWith(`${prefix}_`);

@@ -64,6 +64,8 @@ export async function startServer(config: Readonly<Config>, options: StartServer
     // Only now, with both ports ours, is it safe to change what is stored.
     if (sandbox) await ensureSandboxIntegration(tk, sandbox);
     await ensureSystemConnections(tk);
+    // The deployment's configuration decides the environment's webhook endpoint: gone when unset.
+    await tk.webhooks.syncEnvironmentEndpoint({ removeWhenUnset: true });
     const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk, createApiKey) : null;
     if (options.startScheduler ?? true) tk.startScheduler();
     const url = options.port === undefined ? config.publicUrl : address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');

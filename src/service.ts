@@ -1,9 +1,12 @@
 import { AlertNotifier, AlertService, DEFAULT_ALERT_POLICY, type AlertChannel, type AlertPolicy, type DeliveryTuning } from './alerts/index.ts';
+import { AlertRules, GROUP_PHRASES, RULE_PHRASES, alertRuleSettingsOf } from './alerts/index.ts';
 import { createAlertChannels } from './alerts/channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { loadKeyRing, type KeyRing, type LoadKeyRingOptions } from './crypto/index.ts';
+import { AppWebhookService, WebhookDispatcher, type WebhookRetryPolicy } from './delivery/index.ts';
 import { EventBus } from './events.ts';
+import { CONNECTION_STUCK, STUCK_CHECK_INTERVAL_MS, STUCK_REPEAT_FLOOR_MS, StuckConnections, runStuckCheck } from './health/index.ts';
 import { IntegrationService } from './integrations/index.ts';
 import {
   InProcessScheduler,
@@ -38,6 +41,8 @@ export interface TokenkeeperOptions {
   alertChannels?: AlertChannel[];
   /** Overrides of alert delivery retries and timeout (tests shorten them). */
   alertDelivery?: Partial<DeliveryTuning>;
+  /** Overrides of the application webhooks' retry backoff (tests). */
+  webhookRetry?: Partial<WebhookRetryPolicy>;
 }
 
 /**
@@ -61,13 +66,21 @@ export interface Tokenkeeper {
   alerts: AlertService;
   /** The notification policy engine; its `step` is the `notify` job. */
   notifier: AlertNotifier;
+  /** Webhooks to the application: endpoints, delivery log, redelivery; `webhooks.dispatcher.step` is the `webhooks` job. */
+  webhooks: AppWebhookService;
+  /** The built-in alert rules: raised and resolved by events, and checked by the `alert-rules` job. */
+  alertRules: AlertRules;
+  /** The alert channels the notifier delivers to (for `POST /v1/alerts/test`). */
+  alertChannels: readonly AlertChannel[];
+  /** Stuck-connection detection; its alerts are raised by the `stuck` job. */
+  stuck: StuckConnections;
   jobs: JobRunner;
   scheduler: InProcessScheduler;
   /** The cluster job layer (pg-boss) on PostgreSQL; null on SQLite. */
   jobQueue: PgBossQueue | null;
   /**
-   * Starts the scheduler unless TOKENKEEPER_SCHEDULER is off: the tick timers (unless the sweep
-   * interval is 0) and, on PostgreSQL, this instance's workers of the durable job queues.
+   * Starts the scheduler unless TOKENKEEPER_SCHEDULER is off: the tick timers (the sweep's only
+   * when its interval is not 0) and, on PostgreSQL, this instance's workers of the durable job queues.
    */
   startScheduler(): void;
   close(): Promise<void>;
@@ -75,6 +88,8 @@ export interface Tokenkeeper {
 
 /** How often the alert policy is evaluated (its timings are seconds to hours; this bounds their lateness). */
 const NOTIFY_INTERVAL_MS = 5_000;
+/** How often the application webhooks' outbox is swept: retries that came due, events a crash left. */
+const WEBHOOKS_INTERVAL_MS = 5_000;
 
 export async function createTokenkeeper(options: TokenkeeperOptions): Promise<Tokenkeeper> {
   const { config } = options;
@@ -179,6 +194,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     groupIntervalMs: config.alertPolicy.groupIntervalSeconds * 1000,
     repeatIntervalMs: config.alertPolicy.repeatIntervalSeconds * 1000,
     escalateAfterMs: config.alertPolicy.escalateAfterSeconds * 1000,
+    // Issue 8: the same stuck connection is re-notified at most every 6 h, even with a shorter repeat interval.
+    minRepeatIntervalMsByType: { [CONNECTION_STUCK]: STUCK_REPEAT_FLOOR_MS },
   };
   const alerts = new AlertService({ db, clock, policy: alertPolicy });
   const alertChannels: AlertChannel[] = options.alertChannels ?? createAlertChannels(config.alertChannels, { logger, publicUrl: config.publicUrl });
@@ -192,6 +209,29 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     policy: alertPolicy,
     channels: alertChannels,
     delivery: { sendTimeoutMs: 3 * config.alertChannels.timeoutMs, ...options.alertDelivery },
+    phrases: { ...GROUP_PHRASES, ...RULE_PHRASES },
+  });
+  // The built-in rules (docs/alerts.md): events raise at once; the `alert-rules` job below
+  // re-checks every rule against the database, so what an event missed is not lost.
+  const alertRules = new AlertRules({ db, clock, logger, events, alerts, tokens, settings: alertRuleSettingsOf(config.alertRules, config.sweepIntervalSeconds) });
+  const unsubscribeAlertRules = alertRules.subscribe();
+  const stuck = new StuckConnections({
+    db,
+    clock,
+    thresholds: {
+      connectSessionMs: config.stuck.connectSessionAfterSeconds * 1000,
+      degradedMs: config.stuck.degradedAfterSeconds * 1000,
+      needsReauthMs: config.stuck.needsReauthAfterSeconds * 1000,
+    },
+  });
+  // Webhooks to the application (issue 8, item 5): changes write their events to the outbox in
+  // their own transactions; the dispatcher delivers them afterwards, woken by the lifecycle event
+  // that follows each commit (once the scheduler runs) and by the `webhooks` job below.
+  const webhookDispatcher = new WebhookDispatcher({ db, clock, logger, keyRing, timeoutMs: config.appWebhooks.timeoutMs, retry: options.webhookRetry });
+  const unsubscribeWebhookWake = webhookDispatcher.listen(events);
+  const webhooks = new AppWebhookService({ db, clock, keyRing, logger, dispatcher: webhookDispatcher, environment: config.appWebhooks.endpoint });
+  await webhooks.syncEnvironmentEndpoint({ removeWhenUnset: false }).catch((error: unknown) => {
+    logger.error('could not store the application webhook endpoint of TOKENKEEPER_APP_WEBHOOK_URL; `serve` tries again at its start', { error });
   });
   const jobs = new JobRunner({ db, clock, logger, queue: jobQueue }, [
     {
@@ -212,6 +252,10 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     },
     { name: 'cleanup', intervalMs: 3_600_000, run: () => runCleanup({ db, clock }), enqueue: (queue) => enqueueCleanup(queue) },
     { name: 'notify', intervalMs: NOTIFY_INTERVAL_MS, run: () => notifier.step(), quiet: true },
+    { name: 'webhooks', intervalMs: WEBHOOKS_INTERVAL_MS, run: () => webhookDispatcher.step(), quiet: true },
+    { name: 'alert-rules', intervalMs: config.alertRules.intervalSeconds * 1000, run: () => alertRules.evaluate(), quiet: true },
+    // Claimed per tick like `notify`: one instance of a cluster checks, on either database.
+    { name: 'stuck', intervalMs: STUCK_CHECK_INTERVAL_MS, run: () => runStuckCheck({ stuck, alerts, logger }) },
   ]);
   const scheduler = new InProcessScheduler(jobs, logger);
   let closed = false;
@@ -230,6 +274,10 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     connect,
     alerts,
     notifier,
+    webhooks,
+    alertRules,
+    alertChannels,
+    stuck,
     jobs,
     scheduler,
     jobQueue,
@@ -238,7 +286,10 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       // jobs through the cron routes.
       if (config.scheduler !== 'on' || closed) return;
       if (jobQueue) void jobQueue.startWorkers();
-      if (config.sweepIntervalSeconds > 0) scheduler.start({ runImmediately: true });
+      webhookDispatcher.start();
+      // TOKENKEEPER_SWEEP_INTERVAL=0 turns off this instance's sweep only: the alert policy, the
+      // alert rules and cleanup keep their ticks (with no timer, no alert would ever be sent).
+      scheduler.start({ runImmediately: true, skip: config.sweepIntervalSeconds > 0 ? [] : ['refresh'] });
     },
     close: async () => {
       if (closed) return;
@@ -247,6 +298,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       // finish and commit (bounded by the lease) before the database closes.
       const draining = tokens.drain();
       await scheduler.stop();
+      // Attempts in flight are stopped and their claims given back: another instance sends them.
+      await webhookDispatcher.close();
       await Promise.allSettled(alertChannels.map((channel) => channel.close?.()));
       // Stop taking jobs; the ones running here finish with the drain (their leases end with their
       // commits), and any still running after it are handed back for another instance.
@@ -256,6 +309,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       // Permits given back to shared limits are written before the database closes.
       await guard.settled();
       await events.settled();
+      unsubscribeAlertRules();
+      unsubscribeWebhookWake();
       unsubscribeEventLog();
       await changes.close();
       await database.close();

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import type { GroupNotification, NotifiedAlert } from '../src/alerts/channel.ts';
 import {
   ChannelDeliveryError,
@@ -21,44 +19,15 @@ import { ManualClock } from '../src/clock.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { generateWebhookSecret, verifyWebhook } from '../src/delivery/index.ts';
 import { createMemoryLogger } from '../src/logger.ts';
+import { httpServer as localHttpServer, parseMail, smtpServer as localSmtpServer, type Answer, type Closers, type Received } from './helpers/protocol-servers.ts';
 
 // Real local servers speaking each provider's protocol; every one is closed in `after`.
-const closers: (() => Promise<void>)[] = [];
+const closers: Closers = [];
 after(async () => {
   for (const close of closers.reverse()) await close();
 });
 
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-type Answer = { status: number; body?: string; contentType?: string } | 'hang';
-
-/** An HTTP server on a free port that records each request and answers with `answer(request)`. */
-async function httpServer(answer: (request: Received) => Answer): Promise<{ url: string; requests: Received[] }> {
-  const requests: Received[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
-      requests.push(received);
-      const reply = answer(received);
-      if (reply === 'hang') return;
-      res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/json' });
-      res.end(reply.body ?? '');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
-}
+const httpServer = (answer: (request: Received) => Answer) => localHttpServer(closers, answer);
 
 const T0 = '2030-01-02T03:04:05.000Z';
 
@@ -207,53 +176,8 @@ describe('Slack incoming webhook', () => {
 });
 
 describe('e-mail over SMTP (nodemailer)', () => {
-  interface Mail {
-    from: string;
-    to: string[];
-    raw: string;
-    user: string | undefined;
-  }
-
-  async function smtpServer(options: { refuse?: string } = {}): Promise<{ port: number; mails: Mail[] }> {
-    const mails: Mail[] = [];
-    const server = new SMTPServer({
-      disabledCommands: ['STARTTLS'],
-      allowInsecureAuth: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      logger: false,
-      onAuth(auth, _session, callback) {
-        if (auth.username === 'alerts' && auth.password === 'p@ss:w0rd/secret') callback(null, { user: auth.username });
-        else callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
-      },
-      onRcptTo(address, _session, callback) {
-        if (address.address === options.refuse) callback(Object.assign(new Error('No such mailbox'), { responseCode: 550 }));
-        else callback();
-      },
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => {
-          mails.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-            raw: Buffer.concat(chunks).toString('utf8'),
-            user: session.user as string | undefined,
-          });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return { port: (server.server.address() as AddressInfo).port, mails };
-  }
-
-  /** The text part of a plain nodemailer message: headers, blank line, quoted-printable body. */
-  function parse(raw: string): { headers: string; text: string } {
-    const split = raw.indexOf('\r\n\r\n');
-    const body = raw.slice(split + 4).replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    return { headers: raw.slice(0, split), text: body };
-  }
+  const smtpServer = (options: { refuse?: string } = {}) => localSmtpServer(closers, { username: 'alerts', password: 'p@ss:w0rd/secret', ...options });
+  const parse = parseMail;
 
   test('the SMTP server receives one mail for all recipients, authenticated, with the title as subject', async () => {
     const smtp = await smtpServer();

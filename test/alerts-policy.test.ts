@@ -150,7 +150,7 @@ describe('alert notification policy (timelines)', () => {
       [[40, 45], 'firing', ['c3:firing']],
     ]);
     assert.equal(low.received[0]!.notification.text, '3 google connections need re-authorization');
-    assert.equal(low.received[1]!.notification.text, '1 github connection needs re-authorization');
+    assert.equal(low.received[1]!.notification.text, 'connection c3 needs re-authorization', 'one alert reads as its own summary');
     assert.equal(low.received[0]!.notification.groupKey, 'connection_needs_reauth{integration="google"}');
     assert.deepEqual(high.timeline(), [], 'MEDIUM alerts never reach a channel whose minimum is HIGH');
   });
@@ -200,7 +200,7 @@ describe('alert notification policy (timelines)', () => {
       [[630, 635], 'resolved', ['c2:resolved']],
       [[730, 735], 'firing', ['c1:firing']],
     ]);
-    assert.equal(low.received[2]!.notification.text, 'Resolved: 1 google connection needs re-authorization');
+    assert.equal(low.received[2]!.notification.text, 'Resolved: connection c2 needs re-authorization');
   });
 
   test('an alert that fires and clears within group_wait is never sent', async () => {
@@ -294,7 +294,7 @@ describe('alert notification policy (timelines)', () => {
     assertWindows(low.timeline(), [[[30, 35], 'firing', ['c1:firing']]]);
     const fallback = logger.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.fallback_for === 'high');
     assert.equal(fallback.length, 1, 'the fallback prints the notification once, not at every retry');
-    assert.match(String(fallback[0]!.text), /1 google connection needs re-authorization/);
+    assert.match(String(fallback[0]!.text), /connection c\d needs re-authorization/);
     const failing = await tk.alerts.get('channel_failing', 'high');
     assert.equal(failing?.state, 'firing');
     assert.equal(failing?.severity, 'HIGH');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { buildHttpApp, createApiKey, type HttpApp } from '../src/http/index.ts';
 import { findConnection, updateConnectionFenced, type Database } from '../src/store/index.ts';
 import { createTokenkeeper, type Tokenkeeper, type TokenkeeperOptions } from '../src/service.ts';
-import { CRON_SECRET, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.ts';
-import { freePort, until } from './helpers/waiting.ts';
+import { spawnServeBeside } from './helpers/cluster.ts';
+import { startHarness, type Harness } from './helpers/harness.ts';
+import { cleanUpServes } from './helpers/serve-process.ts';
+import { until } from './helpers/waiting.ts';
 
 // Caches across processes (invariant 10). Two instances on one PostgreSQL schema stand for two
 // processes: the change feed (LISTEN/NOTIFY) must carry every change made through one to the
@@ -15,7 +15,6 @@ import { freePort, until } from './helpers/waiting.ts';
 // by a cache entry simply running out.
 
 const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
-const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
 
 /** Counts the SELECTs an instance sends for connection rows (a spy on its real query executor: every query still runs). */
 function countConnectionReads(db: Database): { count(): number } {
@@ -162,37 +161,20 @@ describe('caches stay coherent across instances on PostgreSQL (LISTEN/NOTIFY)', 
 
 describe('SQLite: two processes on one file', () => {
   let h: Harness;
-  let child: ChildProcess | null = null;
 
   before(async () => {
     h = await startHarness();
   });
 
   after(async () => {
-    child?.kill('SIGKILL');
+    await cleanUpServes();
     await h.close();
   });
 
   test('a connection deleted by one process is refused by the other within a second of wall-clock time', async () => {
-    const port = await freePort();
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'DATABASE_URL'));
-    child = spawn(process.execPath, [BIN, 'serve'], {
-      cwd: h.dataDir,
-      env: {
-        ...inherited,
-        TOKENKEEPER_DATA_DIR: h.dataDir,
-        TOKENKEEPER_ENCRYPTION_KEYS: h.encryptionKeys,
-        TOKENKEEPER_PUBLIC_URL: PUBLIC_URL,
-        TOKENKEEPER_PORT: String(port),
-        TOKENKEEPER_SANDBOX: 'false',
-        TOKENKEEPER_CRON_SECRET: CRON_SECRET,
-        TOKENKEEPER_SWEEP_INTERVAL: '0',
-        TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
-      },
-      stdio: 'ignore',
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await until(async () => (await fetch(`${url}/health`).catch(() => null))?.ok === true, 'the serve process');
+    const serve = await spawnServeBeside(h);
+    const url = serve.url;
+    await serve.waitForReady({ path: '/health' });
     const id = await h.connect('sqlite-owner', 'sam');
     const token = () => fetch(`${url}/v1/connections/${id}/token`, { headers: { authorization: `Bearer ${h.apiKey}` } });
     assert.equal((await token()).status, 200, 'served (and cached) by the other process');

@@ -8,10 +8,12 @@ import type { ClusterJobTuning, StoredJob } from '../src/jobs/index.ts';
 import { createMemoryLogger } from '../src/logger.ts';
 import { createTokenkeeper, type Tokenkeeper } from '../src/service.ts';
 import { findConnection, updateConnectionFenced } from '../src/store/index.ts';
-import { CRON_SECRET, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.ts';
+import { spawnServeBeside } from './helpers/cluster.ts';
+import { startHarness, type Harness } from './helpers/harness.ts';
+import { cleanUpServes, type ServeProcess } from './helpers/serve-process.ts';
 import { refreshTokenWorks } from './helpers/sandbox-refresh.ts';
 import { testDialects } from './helpers/test-database.ts';
-import { freePort, until } from './helpers/waiting.ts';
+import { until } from './helpers/waiting.ts';
 
 // The cluster job layer (pg-boss on the test PostgreSQL): several Tokenkeeper instances on one
 // schema, in this process and as real `tokenkeeper serve` processes, with the sandbox provider.
@@ -19,7 +21,6 @@ import { freePort, until } from './helpers/waiting.ts';
 // provider, jobs that survive the instance that took them, instances that take no job when told.
 
 const skip = testDialects().includes('postgres') ? false : 'needs TEST_DATABASE_URL';
-const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
 /** Short supervision and retry timings, so a dead instance's job is taken over within seconds. */
 const FAST_JOBS: Partial<ClusterJobTuning> = { pollingIntervalSeconds: 0.5, superviseIntervalSeconds: 1, retryDelaySeconds: 1 };
 
@@ -29,6 +30,7 @@ const children = new Set<ChildProcess>();
 /** Each test's instances and harness stop with it (their workers would otherwise poll on). */
 afterEach(async () => {
   for (const child of children) child.kill('SIGKILL');
+  await cleanUpServes();
   for (const tk of instances.splice(0)) await tk.close();
   for (const h of harnesses.splice(0)) await h.close();
 });
@@ -197,39 +199,13 @@ async function makeDue(h: Harness, id: string): Promise<void> {
 }
 
 /** `tokenkeeper serve` on the harness's database, sweeping at once, with a 5 s lease. */
-async function startServe(h: Harness) {
-  const port = await freePort();
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'DATABASE_URL'));
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: h.dataDir,
-    env: {
-      ...inherited,
-      DATABASE_URL: h.databaseUrl!,
-      TOKENKEEPER_DATA_DIR: h.dataDir,
-      TOKENKEEPER_ENCRYPTION_KEYS: h.encryptionKeys,
-      TOKENKEEPER_PUBLIC_URL: PUBLIC_URL,
-      TOKENKEEPER_HOST: '127.0.0.1',
-      TOKENKEEPER_PORT: String(port),
-      TOKENKEEPER_SANDBOX: 'false',
-      TOKENKEEPER_CRON_SECRET: CRON_SECRET,
-      TOKENKEEPER_SWEEP_INTERVAL: '5',
-      TOKENKEEPER_LEASE_MS: '5000',
-      TOKENKEEPER_REFRESH_TIMEOUT_MS: '3000',
-      TOKENKEEPER_DB_POOL_SIZE: '3',
-      TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
-      TOKENKEEPER_LOG_LEVEL: 'debug',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startServe(h: Harness): Promise<ServeProcess> {
+  return spawnServeBeside(h, {
+    TOKENKEEPER_HOST: '127.0.0.1',
+    TOKENKEEPER_SWEEP_INTERVAL: '5',
+    TOKENKEEPER_LEASE_MS: '5000',
+    TOKENKEEPER_REFRESH_TIMEOUT_MS: '3000',
+    TOKENKEEPER_DB_POOL_SIZE: '3',
+    TOKENKEEPER_LOG_LEVEL: 'debug',
   });
-  children.add(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => {
-    child.on('close', () => {
-      children.delete(child);
-      resolve();
-    });
-  });
-  return { child, exited, output: () => output };
 }

@@ -340,8 +340,11 @@ describe('the refresh sweep on a cluster of four serve processes', { skip }, () 
     assert.ok(runs.length >= 3, `sweep runs: ${JSON.stringify(runs)}`);
     for (let index = 1; index < runs.length; index++) {
       const gap = runs[index]!.startedAt - runs[index - 1]!.startedAt;
-      // The claim tolerates a timer firing up to 500 ms early; the log's times are to the millisecond.
-      assert.ok(gap >= INTERVAL_S * 1000 - 600, `two sweep runs ${gap} ms apart, within one interval: ${JSON.stringify(runs)}`);
+      // The claim itself allows runs no closer than the interval less 500 ms, but these start times
+      // come from log lines (finish time less duration), which a loaded machine delays by hundreds
+      // of milliseconds after the claim. Two runs of one tick would start milliseconds apart, so
+      // half an interval tells them apart from consecutive ticks whatever the load.
+      assert.ok(gap >= (INTERVAL_S * 1000) / 2, `two sweep runs ${gap} ms apart, within one interval: ${JSON.stringify(runs)}`);
     }
   });
 });

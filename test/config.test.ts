@@ -69,7 +69,21 @@ test('development defaults', () => {
     sandbox: { enabled: true, port: 3171, accessTokenTtlSeconds: 120 },
     maxBodyBytes: 65536,
     alertPolicy: { groupWaitSeconds: 30, groupIntervalSeconds: 300, repeatIntervalSeconds: 21600, escalateAfterSeconds: 43200 },
+    alertRules: {
+      intervalSeconds: 30,
+      refreshFailingAfterSeconds: 900,
+      tokenExpiredGraceSeconds: 60,
+      errorRatePercent: 50,
+      errorRateWindowSeconds: 900,
+      errorRateMinRefreshes: 20,
+      sweepStalledAfterSeconds: 180,
+      cacheHitRatePercent: 70,
+      cacheHitRateWindowSeconds: 900,
+      cacheHitRateMinRequests: 100,
+    },
     alertChannels: { timeoutMs: 10000, console: { minSeverity: 'LOW' }, webhook: null, slack: null, email: null, sms: null, pagerduty: null },
+    appWebhooks: { endpoint: null, timeoutMs: 10000 },
+    stuck: { connectSessionAfterSeconds: 1800, degradedAfterSeconds: 3600, needsReauthAfterSeconds: 86400 },
   });
 });
 
@@ -116,6 +130,17 @@ test('every variable is parsed', () => {
       TOKENKEEPER_ALERT_GROUP_INTERVAL: '2m',
       TOKENKEEPER_ALERT_REPEAT_INTERVAL: '1d',
       TOKENKEEPER_ALERT_ESCALATE_AFTER: '7200',
+      // The rule thresholds in detail: test/alert-rules-config.test.ts.
+      TOKENKEEPER_ALERT_RULES_INTERVAL: '1m',
+      TOKENKEEPER_ALERT_REFRESH_FAILING_AFTER: '30m',
+      TOKENKEEPER_ALERT_TOKEN_EXPIRED_GRACE: '0',
+      TOKENKEEPER_ALERT_ERROR_RATE: '25',
+      TOKENKEEPER_ALERT_ERROR_RATE_WINDOW: '5m',
+      TOKENKEEPER_ALERT_ERROR_RATE_MIN_REFRESHES: '10',
+      TOKENKEEPER_ALERT_SWEEP_STALLED_AFTER: '10m',
+      TOKENKEEPER_ALERT_CACHE_HIT_RATE: '0',
+      TOKENKEEPER_ALERT_CACHE_HIT_RATE_WINDOW: '1h',
+      TOKENKEEPER_ALERT_CACHE_HIT_RATE_MIN_REQUESTS: '500',
       // The channel variables in detail: test/alert-channels-config.test.ts.
       TOKENKEEPER_ALERT_CHANNEL_TIMEOUT_MS: '3000',
       TOKENKEEPER_ALERT_CONSOLE_MIN_SEVERITY: 'medium',
@@ -137,6 +162,13 @@ test('every variable is parsed', () => {
       TOKENKEEPER_PAGERDUTY_ROUTING_KEY: 'c'.repeat(32),
       TOKENKEEPER_PAGERDUTY_API_URL: 'https://events.eu.pagerduty.com',
       TOKENKEEPER_ALERT_PAGERDUTY_MIN_SEVERITY: 'medium',
+      // The application webhook variables in detail: test/app-webhooks.test.ts.
+      TOKENKEEPER_APP_WEBHOOK_URL: 'https://app.example.com/hooks/tokenkeeper',
+      TOKENKEEPER_APP_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 2).toString('base64')}`,
+      TOKENKEEPER_APP_WEBHOOK_TIMEOUT_MS: '4000',
+      TOKENKEEPER_STUCK_CONNECT_SESSION_AFTER: '45m',
+      TOKENKEEPER_STUCK_DEGRADED_AFTER: '2h',
+      TOKENKEEPER_STUCK_NEEDS_REAUTH_AFTER: '3d',
     },
     { cwd },
   );
@@ -166,6 +198,18 @@ test('every variable is parsed', () => {
     sandbox: { enabled: true, port: 9090, accessTokenTtlSeconds: 30 },
     maxBodyBytes: 1048576,
     alertPolicy: { groupWaitSeconds: 10, groupIntervalSeconds: 120, repeatIntervalSeconds: 86400, escalateAfterSeconds: 7200 },
+    alertRules: {
+      intervalSeconds: 60,
+      refreshFailingAfterSeconds: 1800,
+      tokenExpiredGraceSeconds: 0,
+      errorRatePercent: 25,
+      errorRateWindowSeconds: 300,
+      errorRateMinRefreshes: 10,
+      sweepStalledAfterSeconds: 600,
+      cacheHitRatePercent: 0,
+      cacheHitRateWindowSeconds: 3600,
+      cacheHitRateMinRequests: 500,
+    },
     alertChannels: {
       timeoutMs: 3000,
       console: { minSeverity: 'MEDIUM' },
@@ -175,6 +219,8 @@ test('every variable is parsed', () => {
       sms: { accountSid: `AC${'a'.repeat(32)}`, authToken: 'b'.repeat(32), from: '+15005550006', to: ['+447700900123'], apiUrl: 'https://twilio-proxy.example.com', minSeverity: 'MEDIUM' },
       pagerduty: { routingKey: 'c'.repeat(32), apiUrl: 'https://events.eu.pagerduty.com', minSeverity: 'MEDIUM' },
     },
+    appWebhooks: { endpoint: { url: 'https://app.example.com/hooks/tokenkeeper', secret: `whsec_${Buffer.alloc(32, 2).toString('base64')}` }, timeoutMs: 4000 },
+    stuck: { connectSessionAfterSeconds: 2700, degradedAfterSeconds: 7200, needsReauthAfterSeconds: 259200 },
   });
 });
 

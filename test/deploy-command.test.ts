@@ -26,15 +26,20 @@ function schedules(stdout: string): Record<string, string> {
 }
 
 describe('tokenkeeper deploy vercel-crons', () => {
-  test('prints the vercel.json crons: refresh at the sweep interval, cleanup hourly', async () => {
+  test('prints the vercel.json crons: refresh at the sweep interval, alerts and webhooks every minute, stuck connections every 5 minutes, cleanup hourly', async () => {
     const result = await run(['deploy', 'vercel-crons']);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), {
       crons: [
         { path: '/v1/cron/refresh', schedule: '* * * * *' },
+        { path: '/v1/cron/alert-rules', schedule: '* * * * *' },
+        { path: '/v1/cron/notify', schedule: '* * * * *' },
+        { path: '/v1/cron/webhooks', schedule: '* * * * *' },
+        { path: '/v1/cron/stuck', schedule: '*/5 * * * *' },
         { path: '/v1/cron/cleanup', schedule: '0 * * * *' },
       ],
     });
+    assert.match(result.stderr, /alert notifications and application webhooks can be up to a minute late/);
     assert.match(result.stderr, /Authorization: Bearer \$CRON_SECRET/);
     assert.match(result.stderr, /TOKENKEEPER_CRON_SECRET/);
   });

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { alertToJson, silenceToJson } from '../src/alerts/index.ts';
+import { hashSecret } from '../src/crypto/index.ts';
+import { stuckConnectionToJson } from '../src/health/index.ts';
 import { apiKeyToJson } from '../src/http/api-keys.ts';
+import { newId } from '../src/ids.ts';
+import { insertConnectSession } from '../src/store/index.ts';
 import { tokenJson } from '../src/http/query.ts';
 import { integrationToJson } from '../src/integrations/index.ts';
 import { connectionToJson } from '../src/tokens/index.ts';
@@ -128,6 +133,9 @@ for (const dialect of testDialects()) {
         ['ApiKey', apiKeyToJson({ id: 'key_x', name: 'n', prefix: 'p', keyHash: 'h', createdAt: 0, lastUsedAt: null, revokedAt: null })],
         ['Token', tokenJson(token, h.clock.now())],
         ['OwnerToken', { ...tokenJson(token, h.clock.now()), source: 'owner' }],
+        ['Alert', alertToJson(await h.tk.alerts.raise({ type: 'fields', key: 'k', severity: 'LOW', summary: 's' }), [])],
+        ['Silence', silenceToJson(await h.tk.alerts.silence({ matchers: [{ name: 'type', value: 'fields' }], endsAt: h.clock.now() + 60_000, createdBy: 't' }), h.clock.now())],
+        ['StuckConnection', stuckConnectionToJson({ id, state: 'needs_reauth', connectionId: id, integration: 'sandbox', provider: 'sandbox', ownerId: 'o', kind: 'user', severity: 'HIGH', terminal: true, since: 0, stuckForMs: 1, thresholdMs: 1, reason: null, action: 'a', reconnect: null })],
       ];
       for (const [name, shape] of shapes) {
         for (const field of Object.keys(shape)) assert.ok(documented(name).includes(field), `${name}.${field} is returned by the domain but not documented`);
@@ -147,7 +155,17 @@ for (const dialect of testDialects()) {
       const connectionId = await h.connect('contract', 'carla');
       const doomedId = await h.connect('contract-doomed', 'dora');
       const created = await h.api('POST', '/v1/api-keys', { name: 'contract' });
+      const webhook = (await h.tk.webhooks.create({ url: 'http://127.0.0.1:9/contract' })).record.id;
       const cron = { authorization: `Bearer ${CRON_SECRET}` };
+      await h.tk.alerts.raise({ type: 'contract', key: 'k', severity: 'HIGH', labels: { integration: 'sandbox' }, summary: 'contract alert' });
+      const silence = (await h.api('POST', '/v1/silences', { matchers: { type: 'other' }, ends_at: new Date(h.clock.now() + 3_600_000).toISOString() })).body;
+      // A connect session started 31 minutes ago and never completed: stuck.
+      const startedAt = h.clock.now() - 31 * 60_000;
+      const integrationId = (await h.tk.integrations.findByKey('sandbox'))!.id;
+      await insertConnectSession(h.tk.database.db, {
+        id: newId('cs'), integrationId, ownerId: 'contract-stuck', kind: 'user', redirectTo: null, linkHash: hashSecret(newId('cs')), stateHash: null,
+        codeVerifierSealed: null, nonce: null, expiresAt: startedAt + 600_000, openedAt: null, consumedAt: null, createdAt: startedAt,
+      });
       const customIntegration = {
         key: 'contract-custom',
         provider: 'custom',
@@ -191,6 +209,29 @@ for (const dialect of testDialects()) {
         { operationId: 'createApiKey', method: 'POST', url: '/v1/api-keys', body: { name: 'another' } },
         { operationId: 'revokeApiKey', method: 'DELETE', url: `/v1/api-keys/${created.body.id}` },
         { operationId: 'revokeApiKey', method: 'DELETE', url: '/v1/api-keys/key_aaaaaaaaaaaaaaaaaaaa' },
+        { operationId: 'createWebhook', method: 'POST', url: '/v1/webhooks', body: { url: 'https://app.test/hooks', events: ['connection.created', 'connection.refreshed'] } },
+        { operationId: 'createWebhook', method: 'POST', url: '/v1/webhooks', body: { url: 'ftp://app.test/hooks', events: ['connection.refresh'] } },
+        { operationId: 'listWebhooks', method: 'GET', url: '/v1/webhooks' },
+        { operationId: 'getWebhook', method: 'GET', url: `/v1/webhooks/${webhook}` },
+        { operationId: 'getWebhook', method: 'GET', url: '/v1/webhooks/whk_aaaaaaaaaaaaaaaaaaaa' },
+        { operationId: 'listWebhookDeliveries', method: 'GET', url: `/v1/webhooks/${webhook}/deliveries?status=pending&limit=5` },
+        { operationId: 'retryWebhookDelivery', method: 'POST', url: `/v1/webhooks/${webhook}/deliveries/dlv_aaaaaaaaaaaaaaaaaaaa/retry` },
+        { operationId: 'deleteWebhook', method: 'DELETE', url: `/v1/webhooks/${webhook}` },
+        { operationId: 'deleteWebhook', method: 'DELETE', url: `/v1/webhooks/${webhook}` },
+        { operationId: 'listAlerts', method: 'GET', url: '/v1/alerts?state=firing&severity=HIGH' },
+        { operationId: 'listAlerts', method: 'GET', url: '/v1/alerts?since=yesterday' },
+        { operationId: 'getAlertStats', method: 'GET', url: '/v1/alerts/stats?hours=24' },
+        { operationId: 'getAlertStats', method: 'GET', url: '/v1/alerts/stats?hours=0' },
+        { operationId: 'testAlertChannels', method: 'POST', url: '/v1/alerts/test' },
+        { operationId: 'listSilences', method: 'GET', url: '/v1/silences?state=active' },
+        { operationId: 'createSilence', method: 'POST', url: '/v1/silences', body: { matchers: { labels: { integration: 'sandbox' } }, ends_at: '2099-01-01T00:00:00Z', comment: 'contract' } },
+        { operationId: 'createSilence', method: 'POST', url: '/v1/silences', body: { matchers: {}, ends_at: '2099-01-01T00:00:00Z' } },
+        { operationId: 'expireSilence', method: 'DELETE', url: `/v1/silences/${silence.id}` },
+        { operationId: 'expireSilence', method: 'DELETE', url: '/v1/silences/sil_aaaaaaaaaaaaaaaaaaaa' },
+        { operationId: 'silenceAllAlerts', method: 'POST', url: '/v1/silences/all', body: { ends_at: '2099-01-01T00:00:00Z' } },
+        { operationId: 'restoreAlerts', method: 'DELETE', url: '/v1/silences/all' },
+        { operationId: 'listStuckConnections', method: 'GET', url: '/v1/stuck?terminal=false' },
+        { operationId: 'listStuckConnections', method: 'GET', url: '/v1/stuck?severity=urgent' },
         { operationId: 'runCronJob', method: 'POST', url: '/v1/cron/cleanup', headers: cron },
         { operationId: 'runCronJob', method: 'POST', url: '/v1/cron/nope', headers: cron },
         { operationId: 'runCronJob', method: 'POST', url: '/v1/cron/refresh', headers: { authorization: 'Bearer wrong' } },
@@ -223,7 +264,7 @@ for (const dialect of testDialects()) {
         assert.ok(validate(response.body), `${what}: ${ajv.errorsText(validate.errors)}`);
       }
       // The calls above reach success and error answers alike: a schema that only fits one of them would fail.
-      for (const expected of ['createIntegration 201', 'createIntegration 409', 'importConnection 201', 'importConnection 200', 'getConnection 404', 'listIntegrations 401', 'deleteIntegration 204']) {
+      for (const expected of ['createIntegration 201', 'createIntegration 409', 'importConnection 201', 'importConnection 200', 'getConnection 404', 'listIntegrations 401', 'deleteIntegration 204', 'createSilence 201', 'expireSilence 404']) {
         assert.ok(statusesSeen.has(expected), expected);
       }
     });

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { CRON_SECRET, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.ts';
+import { spawnServeBeside } from './helpers/cluster.ts';
+import { startHarness, type Harness } from './helpers/harness.ts';
+import { cleanUpServes } from './helpers/serve-process.ts';
 import { freePort, until } from './helpers/waiting.ts';
 
 // A PostgreSQL restart under load (issue 7): every instance rides it out by itself. The test runs
 // its own PostgreSQL cluster on a free port (Debian's pg_createcluster), so it never restarts the
 // shared one, and drops it afterwards.
-
-const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
 
 /** The PostgreSQL version whose cluster tools are installed, or why this test cannot run here. */
 function clusterTools(): { version: string } | { skip: string } {
@@ -79,8 +78,6 @@ interface Answer {
 describe('a PostgreSQL restart under load', { skip }, () => {
   let cluster: OwnCluster;
   let h: Harness;
-  let child: ChildProcess | null = null;
-  let childOutput = '';
 
   before(async () => {
     cluster = new OwnCluster((tools as { version: string }).version, await freePort());
@@ -93,8 +90,8 @@ describe('a PostgreSQL restart under load', { skip }, () => {
   });
 
   after(async () => {
-    child?.kill('SIGKILL');
     try {
+      await cleanUpServes();
       await h?.close();
     } finally {
       cluster?.drop();
@@ -102,29 +99,12 @@ describe('a PostgreSQL restart under load', { skip }, () => {
   });
 
   test('instances serve valid cached tokens or 503 storage_unavailable meanwhile, never a 500, and recover by themselves', async () => {
-    const port = await freePort();
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'DATABASE_URL'));
-    child = spawn(process.execPath, [BIN, 'serve'], {
-      cwd: h.dataDir,
-      env: {
-        ...inherited,
-        DATABASE_URL: cluster.url,
-        TOKENKEEPER_DB_STATEMENT_TIMEOUT_MS: '2000',
-        TOKENKEEPER_DB_CONNECT_TIMEOUT_MS: '1000',
-        TOKENKEEPER_DATA_DIR: h.dataDir,
-        TOKENKEEPER_ENCRYPTION_KEYS: h.encryptionKeys,
-        TOKENKEEPER_PUBLIC_URL: PUBLIC_URL,
-        TOKENKEEPER_PORT: String(port),
-        TOKENKEEPER_SANDBOX: 'false',
-        TOKENKEEPER_CRON_SECRET: CRON_SECRET,
-        TOKENKEEPER_SWEEP_INTERVAL: '0',
-        TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const serve = await spawnServeBeside(h, {
+      DATABASE_URL: cluster.url,
+      TOKENKEEPER_DB_STATEMENT_TIMEOUT_MS: '2000',
+      TOKENKEEPER_DB_CONNECT_TIMEOUT_MS: '1000',
     });
-    child.stdout!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
-    const url = `http://127.0.0.1:${port}`;
+    const url = serve.url;
     const ready = async (): Promise<{ notifications?: { status: string } } | null> => {
       const response = await fetch(`${url}/ready`).catch(() => null);
       return response?.ok ? ((await response.json()) as { notifications?: { status: string } }) : null;
@@ -182,7 +162,7 @@ describe('a PostgreSQL restart under load', { skip }, () => {
     }
 
     const unexpected = answers.filter((answer) => !(answer.status === 200 || (answer.status === 503 && answer.code === 'storage_unavailable')));
-    assert.deepEqual(unexpected, [], `only 200 or 503 storage_unavailable; serve output:\n${childOutput.slice(-3_000)}`);
+    assert.deepEqual(unexpected, [], `only 200 or 503 storage_unavailable; serve output:\n${serve.output().slice(-3_000)}`);
     const down = answers.filter((answer) => answer.at === 'down');
     for (const source of ['serve: token', 'in-process: token']) {
       assert.ok(down.some((answer) => answer.source === source && answer.status === 200), `${source}: the still-valid token is served while PostgreSQL is down`);
@@ -190,7 +170,7 @@ describe('a PostgreSQL restart under load', { skip }, () => {
     for (const source of ['serve: connection', 'in-process: connection']) {
       assert.ok(down.some((answer) => answer.source === source && answer.status === 503), `${source}: what needs the database answers 503 meanwhile`);
     }
-    assert.equal(child.exitCode, null, 'the serve process is still running');
+    assert.ok(serve.isRunning(), 'the serve process is still running');
 
     // After the restart: new rows are served (read from the database), and changes reach the
     // other instance's cache again through its new notification connection.

@@ -1,60 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { findConnection, updateConnectionFenced } from '../src/store/index.ts';
-import { CRON_SECRET, PUBLIC_URL, startHarness, type Harness } from './helpers/harness.ts';
+import { spawnServeBeside } from './helpers/cluster.ts';
+import { startHarness, type Harness } from './helpers/harness.ts';
 import { refreshTokenWorks } from './helpers/sandbox-refresh.ts';
+import { cleanUpServes, type ServeProcess } from './helpers/serve-process.ts';
 import { testDialects } from './helpers/test-database.ts';
-import { freePort, until } from './helpers/waiting.ts';
+import { until } from './helpers/waiting.ts';
 
 // Process edges of the refresh path, with real processes: a `tokenkeeper serve` child shares the
 // harness's storage (its SQLite file, or its PostgreSQL schema through DATABASE_URL) and talks to
 // the harness's sandbox, and is stopped with real signals.
 
-const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
-const children = new Set<ChildProcess>();
-
-interface Child {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-}
-
 /** `tokenkeeper serve` on the harness's data dir and storage, without its own sandbox, sweeping at once. */
-async function startServe(h: Harness, port?: number): Promise<Child & { url: string }> {
-  const listenPort = port ?? (await freePort());
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'DATABASE_URL'));
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: h.dataDir,
-    env: {
-      ...inherited,
-      TOKENKEEPER_DATA_DIR: h.dataDir,
-      TOKENKEEPER_ENCRYPTION_KEYS: h.encryptionKeys,
-      TOKENKEEPER_PUBLIC_URL: PUBLIC_URL,
-      TOKENKEEPER_PORT: String(listenPort),
-      TOKENKEEPER_SANDBOX: 'false',
-      TOKENKEEPER_CRON_SECRET: CRON_SECRET,
-      TOKENKEEPER_SWEEP_INTERVAL: '5',
-      TOKENKEEPER_LEASE_MS: '5000',
-      TOKENKEEPER_REFRESH_TIMEOUT_MS: '3000',
-      TOKENKEEPER_ALLOWED_REDIRECT_ORIGINS: 'http://app.test',
-      TOKENKEEPER_LOG_LEVEL: 'debug',
-      ...(h.config.databaseUrl ? { DATABASE_URL: h.config.databaseUrl } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startServe(h: Harness): Promise<ServeProcess> {
+  return spawnServeBeside(h, {
+    TOKENKEEPER_SWEEP_INTERVAL: '5',
+    TOKENKEEPER_LEASE_MS: '5000',
+    TOKENKEEPER_REFRESH_TIMEOUT_MS: '3000',
+    TOKENKEEPER_LOG_LEVEL: 'debug',
   });
-  children.add(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { child, exited, output: () => output, url: `http://127.0.0.1:${listenPort}` };
 }
 
 /** Makes the connection due for the sweep (30 s left of a 120 s token), in wall-clock time. */
@@ -73,7 +38,7 @@ for (const dialect of testDialects()) {
     });
     afterEach(() => h.sandbox.resetFaults());
     after(async () => {
-      for (const child of children) child.kill('SIGKILL');
+      await cleanUpServes();
       await h.close();
     });
 
@@ -85,8 +50,7 @@ for (const dialect of testDialects()) {
       h.sandbox.setFaults({ latencyMs: 1_500 });
       const serve = await startServe(h);
       await until(() => (h.sandbox.stats().byGrantType.refresh_token ?? 0) >= 1, `the sweep's refresh to reach the sandbox\n${serve.output()}`);
-      serve.child.kill('SIGTERM');
-      const { code } = await serve.exited;
+      const { code } = await serve.stop('SIGTERM');
       assert.equal(code, 0, serve.output());
       const after = (await findConnection(h.tk.database.db, id))!;
       assert.equal(after.status, 'active', serve.output());
@@ -124,8 +88,7 @@ for (const dialect of testDialects()) {
         assert.equal(after.lastErrorCode, 'refresh_token_lost');
       } finally {
         serve.child.kill('SIGCONT');
-        serve.child.kill('SIGTERM');
-        await serve.exited;
+        await serve.stop('SIGTERM');
       }
     });
 
@@ -134,9 +97,7 @@ for (const dialect of testDialects()) {
       try {
         for (const serve of [one, two]) {
           // Two processes starting on a loaded machine: a generous bound, not a speed check.
-          await until(async () => (await fetch(`${serve.url}/health`).catch(() => null))?.status === 200, 'serve to answer', 60_000).catch((error: Error) => {
-            throw new Error(`${error.message}\n${serve.output()}`);
-          });
+          await serve.waitForReady({ path: '/health', limitMs: 60_000 });
         }
         const post = (url: string, accountId: string): Promise<Response> =>
           fetch(`${url}/v1/connections`, {
@@ -153,9 +114,7 @@ for (const dialect of testDialects()) {
         const rows = await h.api('GET', '/v1/connections?owner_id=twin');
         assert.equal(rows.body.data.length, 5);
       } finally {
-        one.child.kill('SIGTERM');
-        two.child.kill('SIGTERM');
-        await Promise.all([one.exited, two.exited]);
+        await Promise.all([one.stop('SIGTERM'), two.stop('SIGTERM')]);
       }
     });
 
@@ -166,8 +125,7 @@ for (const dialect of testDialects()) {
       h.sandbox.setFaults({ latencyMs: 1_000 });
       const serve = await startServe(h);
       await until(() => (h.sandbox.stats().byGrantType.refresh_token ?? 0) >= 1, `the sweep's refresh to reach the sandbox\n${serve.output()}`);
-      serve.child.kill('SIGKILL');
-      await serve.exited;
+      await serve.kill();
       // The sandbox still answers the dead process's request (and rotates) once its latency is over.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       h.sandbox.resetFaults();

@@ -1,101 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { KeyRing } from '../src/crypto/index.ts';
 import { findIntegrationByKey } from '../src/store/index.ts';
 import { completeSandboxLogin } from './helpers/sandbox-login.ts';
-import { testDialects, type TestDialect } from './helpers/test-database.ts';
-import { testStorage, type TestStorage } from './helpers/test-storage.ts';
+import { cleanUpServes, spawnServe, standaloneSetup, type ServeProcess, type StandaloneSetup } from './helpers/serve-process.ts';
+import { testDialects } from './helpers/test-database.ts';
 import { freePort } from './helpers/waiting.ts';
 
 // `tokenkeeper serve` as a user runs it: the real executable in a child process, on real ports,
 // with its sandbox beside it and SQLite in a temp data dir, or (DATABASE_URL) PostgreSQL.
 
-const BIN = fileURLToPath(new URL('../bin/tokenkeeper.js', import.meta.url));
-const tempDirs: string[] = [];
-const children = new Set<ChildProcess>();
-const storages: TestStorage[] = [];
-
-after(async () => {
-  // A safety net for a failed test: no process may outlive the suite.
-  for (const child of children) child.kill('SIGKILL');
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  for (const storage of storages) await storage.drop();
-});
-
-interface ServeEnv {
-  dataDir: string;
-  port: number;
-  sandboxPort: number;
-  storage: TestStorage;
-  env: Record<string, string>;
-}
-
-async function serveEnv(dialect: TestDialect): Promise<ServeEnv> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tokenkeeper-serve-'));
-  tempDirs.push(dataDir);
-  const storage = await testStorage(dialect);
-  storages.push(storage);
-  const port = await freePort();
-  const sandboxPort = await freePort();
-  return {
-    dataDir,
-    port,
-    sandboxPort,
-    storage,
-    env: {
-      ...storage.env,
-      TOKENKEEPER_DATA_DIR: dataDir,
-      TOKENKEEPER_PORT: String(port),
-      TOKENKEEPER_SANDBOX_PORT: String(sandboxPort),
-      TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
-      TOKENKEEPER_SWEEP_INTERVAL: '0',
-      TOKENKEEPER_LOG_LEVEL: 'warn',
-    },
-  };
-}
-
-interface ServeProcess {
-  child: ChildProcess;
-  output(): { stdout: string; stderr: string };
-  /** Resolves once the banner is printed; rejects if the process exits first. */
-  ready: Promise<void>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `node bin/tokenkeeper.js serve` with only the given TOKENKEEPER_* variables, in the data dir. */
-function startServe(env: Record<string, string>): ServeProcess {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TOKENKEEPER_') && name !== 'NODE_ENV' && name !== 'DATABASE_URL'));
-  const child = spawn(process.execPath, [BIN, 'serve'], { cwd: env.TOKENKEEPER_DATA_DIR, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', () => {
-      if (stdout.includes('Press Ctrl+C to stop.')) resolve();
-    });
-    void exited.then(({ code }) => reject(new Error(`serve exited (${code}) before it was ready:\n${stdout}\n${stderr}`)));
-  });
-  ready.catch(() => undefined);
-  return { child, output: () => ({ stdout, stderr }), ready, exited };
-}
+// A safety net for a failed test: no process may outlive the suite.
+after(cleanUpServes);
 
 async function stopServe(serve: ServeProcess): Promise<void> {
-  serve.child.kill('SIGTERM');
-  const { code } = await serve.exited;
-  assert.equal(code, 0, serve.output().stderr);
+  const { code } = await serve.stop('SIGTERM');
+  assert.equal(code, 0, serve.stderr());
 }
 
 function apiKeyOf(dataDir: string): string {
@@ -126,7 +47,7 @@ async function connectUser(base: string, apiKey: string, ownerId: string): Promi
 }
 
 /** The issuer the stored `sandbox` integration points at, read from the database itself. */
-async function storedSandboxIssuer(setup: ServeEnv): Promise<string> {
+async function storedSandboxIssuer(setup: StandaloneSetup): Promise<string> {
   const database = await setup.storage.open(setup.dataDir);
   try {
     const integration = await findIntegrationByKey(database.db, 'sandbox');
@@ -139,28 +60,28 @@ async function storedSandboxIssuer(setup: ServeEnv): Promise<string> {
 for (const dialect of testDialects()) {
   describe(`tokenkeeper serve (process, ${dialect})`, () => {
     test('a second serve on a port in use exits 1 naming the port, and leaves the running one and its sandbox integration alone', async () => {
-      const first = await serveEnv(dialect);
+      const first = await standaloneSetup(dialect);
       const base = `http://127.0.0.1:${first.port}`;
-      const running = startServe(first.env);
+      const running = spawnServe({ env: first.env });
       try {
-        await running.ready;
+        await running.waitForBanner();
         const apiKey = apiKeyOf(first.dataDir);
         const id = await connectUser(base, apiKey, 'alice');
         const issuer = await storedSandboxIssuer(first);
         assert.equal(issuer, `http://127.0.0.1:${first.sandboxPort}`);
 
         // The same data dir and service port, another (free) sandbox port.
-        const second = startServe({ ...first.env, TOKENKEEPER_SANDBOX_PORT: String(await freePort()) });
+        const second = spawnServe({ env: { ...first.env, TOKENKEEPER_SANDBOX_PORT: String(await freePort()) } });
         const { code } = await second.exited;
-        assert.equal(code, 1, second.output().stderr);
-        assert.match(second.output().stderr, new RegExp(`cannot start: port ${first.port} \\(for Tokenkeeper\\) is already in use`));
+        assert.equal(code, 1, second.stderr());
+        assert.match(second.stderr(), new RegExp(`cannot start: port ${first.port} \\(for Tokenkeeper\\) is already in use`));
         assert.equal(await storedSandboxIssuer(first), issuer, 'the stored sandbox integration is unchanged');
 
         // The same data dir, a free service port, the running sandbox's port.
-        const third = startServe({ ...first.env, TOKENKEEPER_PORT: String(await freePort()) });
-        assert.equal((await third.exited).code, 1, third.output().stderr);
-        assert.match(third.output().stderr, new RegExp(`port ${first.sandboxPort} \\(for the sandbox provider\\) is already in use`));
-        assert.match(third.output().stderr, /TOKENKEEPER_SANDBOX_PORT=<port>/);
+        const third = spawnServe({ env: { ...first.env, TOKENKEEPER_PORT: String(await freePort()) } });
+        assert.equal((await third.exited).code, 1, third.stderr());
+        assert.match(third.stderr(), new RegExp(`port ${first.sandboxPort} \\(for the sandbox provider\\) is already in use`));
+        assert.match(third.stderr(), /TOKENKEEPER_SANDBOX_PORT=<port>/);
         assert.equal(await storedSandboxIssuer(first), issuer);
 
         const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);
@@ -172,19 +93,19 @@ for (const dialect of testDialects()) {
     });
 
     test('a restarted serve keeps its sandbox connections alive: the refresh token still works, nothing goes to needs_reauth', async () => {
-      const setup = await serveEnv(dialect);
+      const setup = await standaloneSetup(dialect);
       const base = `http://127.0.0.1:${setup.port}`;
-      const first = startServe(setup.env);
+      const first = spawnServe({ env: setup.env });
       let id: string;
       try {
-        await first.ready;
+        await first.waitForBanner();
         id = await connectUser(base, apiKeyOf(setup.dataDir), 'bob');
       } finally {
         await stopServe(first);
       }
-      const restarted = startServe(setup.env);
+      const restarted = spawnServe({ env: setup.env });
       try {
-        await restarted.ready;
+        await restarted.waitForBanner();
         const apiKey = apiKeyOf(setup.dataDir);
         for (let round = 0; round < 2; round++) {
           const refreshed = await api(base, apiKey, 'POST', `/v1/connections/${id}/refresh`);

@@ -3,8 +3,10 @@ import { TokenkeeperError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
   activeSilences,
+  countAlertHappening,
   expireSilenceRows,
   findAlertRow,
+  findSilence,
   insertSilence,
   listAlertRows,
   listSilences,
@@ -57,8 +59,10 @@ export class AlertService {
   async raise(input: RaiseAlert): Promise<AlertRecord> {
     const labels = checkAlertInput(input);
     const group = groupOf(input.type, labels, this.deps.policy.groupBy);
-    return upsertAlert(this.deps.db, {
-      id: newId('alr'),
+    const id = newId('alr');
+    const now = this.deps.clock.now();
+    const alert = await upsertAlert(this.deps.db, {
+      id,
       type: input.type,
       key: input.key,
       severity: input.severity,
@@ -66,9 +70,13 @@ export class AlertService {
       summary: input.summary.slice(0, 500),
       groupKey: group.key,
       groupLabels: group.labels,
-      now: this.deps.clock.now(),
+      now,
       groupWaitMs: this.deps.policy.groupWaitMs,
     });
+    // An existing row that kept its first-seen time was firing already: this raise was merged
+    // into it (de-duplicated), which `GET /v1/alerts/stats` counts. Counting never fails a raise.
+    if (alert.id !== id && alert.firstSeenAt < now) await countAlertHappening(this.deps.db, 'deduplicated', input.type, now).catch(() => undefined);
+    return alert;
   }
 
   /** The condition cleared: resolves the alert if it is firing (false if it was not). */
@@ -133,6 +141,10 @@ export class AlertService {
   /** Silences, newest first; `active: true` keeps those in force or still to start. */
   listSilences(options: { active?: boolean } = {}): Promise<SilenceRecord[]> {
     return listSilences(this.deps.db, options.active ? { activeAt: this.deps.clock.now() } : {});
+  }
+
+  findSilence(id: string): Promise<SilenceRecord | null> {
+    return findSilence(this.deps.db, id);
   }
 
   activeSilences(): Promise<SilenceRecord[]> {

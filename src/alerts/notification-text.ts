@@ -20,8 +20,8 @@ function labelsText(labels: Record<string, string>): string {
 }
 
 /**
- * The title and one-line text of a group notification. Firing: the phrase for the firing alerts
- * ("3 google connections need re-authorization"), or the one alert's summary, or "3
+ * The title and one-line text of a group notification. Firing: the one alert's summary, or the
+ * phrase for the firing alerts ("3 google connections need re-authorization"), or "3
  * connection_stuck alerts (integration google)"; resolved: the same prefixed with "Resolved:".
  */
 export function notificationTexts(
@@ -36,8 +36,11 @@ export function notificationTexts(
   const about = kind === 'resolved' ? alerts : firing;
   const phrase = phrases[type];
   let line: string;
-  if (phrase) line = phrase(about.length, groupLabels);
-  else if (about.length === 1) line = about[0]!.summary || `${type}${labelsText(groupLabels)}`;
+  // One alert reads as its own summary, which names what it is about (the connection, the
+  // integration); several as the type's phrase or a count.
+  if (about.length === 1 && about[0]!.summary) line = about[0]!.summary;
+  else if (phrase) line = phrase(about.length, groupLabels);
+  else if (about.length === 1) line = `${type}${labelsText(groupLabels)}`;
   else line = `${about.length} ${type} alerts${labelsText(groupLabels)}`;
   let text: string;
   if (kind === 'resolved') text = `Resolved: ${line}`;

@@ -27,7 +27,7 @@ import type { AlertService } from './alert-service.ts';
 import { severityRank, type AlertChannel, type GroupNotification, type NotificationKind, type NotifiedAlert, type Severity } from './channel.ts';
 import { logNotification } from './log-channel.ts';
 import { notificationTexts, type GroupPhrase } from './notification-text.ts';
-import { channelMemoryOf, planChannel, type AlertPolicy, type ChannelMemory } from './policy.ts';
+import { channelMemoryOf, planChannel, repeatIntervalOf, type AlertPolicy, type ChannelMemory } from './policy.ts';
 
 /** Delivery retries: `baseMs` doubling per attempt up to `maxMs`; `failed` after `maxAttempts`. */
 export interface DeliveryTuning {
@@ -148,9 +148,10 @@ export class AlertNotifier {
       const rows: NewAlertNotification[] = [];
       const notified = new Set<string>();
       const notificationId = newId('ntf');
+      const groupPolicy = { ...policy, repeatIntervalMs: repeatIntervalOf(policy, group.groupKey.slice(0, group.groupKey.indexOf('{'))) };
       let silenced = 0;
       for (const channel of this.channels.values()) {
-        const plan = planChannel({ alerts, silences, minSeverity: channel.minSeverity, memory: channelMemoryOf(memory[channel.name]), now, policy });
+        const plan = planChannel({ alerts, silences, minSeverity: channel.minSeverity, memory: channelMemoryOf(memory[channel.name]), now, policy: groupPolicy });
         memory[channel.name] = plan.memory satisfies ChannelMemory;
         if (plan.kind) {
           const notification = this.notificationOf(notificationId, group, plan.kind, plan.alerts, now);
@@ -257,7 +258,7 @@ function notifiedAlertOf(alert: AlertRecord): NotifiedAlert {
 }
 
 /** Calls the channel with an abort signal that fires after `timeoutMs`; a channel ignoring it still loses the race. */
-async function sendWithTimeout(channel: AlertChannel, notification: GroupNotification, timeoutMs: number): Promise<void> {
+export async function sendWithTimeout(channel: AlertChannel, notification: GroupNotification, timeoutMs: number): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -17,6 +17,11 @@ export interface AlertPolicy {
   resolveNotices: boolean;
   /** Label names that, with the type, form the group (default `['integration']`). */
   groupBy: readonly string[];
+  /**
+   * Alert types whose unchanged groups repeat no more often than this, whatever
+   * `repeatIntervalMs` says (e.g. `connection_stuck`: at most every 6 h). Default none.
+   */
+  minRepeatIntervalMsByType?: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_ALERT_POLICY: Readonly<AlertPolicy> = Object.freeze({
@@ -28,6 +33,11 @@ export const DEFAULT_ALERT_POLICY: Readonly<AlertPolicy> = Object.freeze({
   groupBy: Object.freeze(['integration']),
 });
 
+/** The repeat interval of one alert type's groups: the policy's, raised to the type's floor if it has one. */
+export function repeatIntervalOf(policy: Pick<AlertPolicy, 'repeatIntervalMs' | 'minRepeatIntervalMsByType'>, type: string): number {
+  return Math.max(policy.repeatIntervalMs, policy.minRepeatIntervalMsByType?.[type] ?? 0);
+}
+
 /** The group an alert belongs to: its type and the grouping labels it has, e.g. `connection_needs_reauth{integration=google}`. */
 export function groupOf(type: string, labels: Record<string, string>, groupBy: readonly string[]): { key: string; labels: Record<string, string> } {
   const groupLabels: Record<string, string> = {};
@@ -38,16 +48,17 @@ export function groupOf(type: string, labels: Record<string, string>, groupBy: r
   return { key: `${type}{${inner}}`, labels: groupLabels };
 }
 
-/** True when every matcher equals the alert's type, severity or label of that name. */
-export function silenceMatches(matchers: readonly SilenceMatcher[], alert: Pick<AlertRecord, 'type' | 'severity' | 'labels'>): boolean {
+/** True when every matcher equals the alert's type, key, severity or label of that name. */
+export function silenceMatches(matchers: readonly SilenceMatcher[], alert: Pick<AlertRecord, 'type' | 'severity' | 'labels'> & { key?: string }): boolean {
   return matchers.every((matcher) => {
     if (matcher.name === 'type') return alert.type === matcher.value;
+    if (matcher.name === 'key') return alert.key === matcher.value;
     if (matcher.name === 'severity') return alert.severity === matcher.value;
     return alert.labels[matcher.name] === matcher.value;
   });
 }
 
-export function isSilenced(silences: readonly SilenceRecord[], alert: Pick<AlertRecord, 'type' | 'severity' | 'labels'>): boolean {
+export function isSilenced(silences: readonly SilenceRecord[], alert: Pick<AlertRecord, 'type' | 'severity' | 'labels'> & { key?: string }): boolean {
   return silences.some((silence) => silenceMatches(silence.matchers, alert));
 }
 

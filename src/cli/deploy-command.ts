@@ -18,8 +18,9 @@ const VERCEL_CRONS_USAGE = `Usage: tokenkeeper deploy vercel-crons
 Prints, as JSON on stdout, the "crons" entries of vercel.json for a serverless deployment (no
 process runs timers; Vercel's cron calls the cron routes): /v1/cron/refresh at
 TOKENKEEPER_SWEEP_INTERVAL, rounded down to what a minute cron can express (never less often than
-configured; at least every minute), and /v1/cron/cleanup hourly. Merge them into vercel.json.
-Notes for the deployment go to stderr.
+configured; at least every minute); /v1/cron/alert-rules, /v1/cron/notify and /v1/cron/webhooks
+every minute; /v1/cron/stuck every 5 minutes; /v1/cron/cleanup hourly. Merge them into
+vercel.json. Notes for the deployment go to stderr.
 
 Set TOKENKEEPER_SCHEDULER=off on the functions, and TOKENKEEPER_CRON_SECRET to the same value as
 the project's CRON_SECRET: Vercel sends it as Authorization: Bearer $CRON_SECRET.
@@ -57,10 +58,18 @@ export function cronScheduleFor(seconds: number): { schedule: string; periodSeco
   return { schedule: step === 1 ? '0 * * * *' : `0 */${step} * * *`, periodSeconds: step * 3_600 };
 }
 
-/** One entry per scheduled job: the refresh sweep, and cleanup hourly (the in-process cleanup interval). */
+/**
+ * One entry per scheduled job: the refresh sweep; alert rules, alert notifications and
+ * application webhooks as often as a cron can (in process they tick every few seconds); stuck
+ * connections every 5 minutes and cleanup hourly (their in-process intervals).
+ */
 export function vercelCrons(sweepIntervalSeconds: number): VercelCron[] {
   return [
     { path: '/v1/cron/refresh', schedule: cronScheduleFor(sweepIntervalSeconds).schedule },
+    { path: '/v1/cron/alert-rules', schedule: '* * * * *' },
+    { path: '/v1/cron/notify', schedule: '* * * * *' },
+    { path: '/v1/cron/webhooks', schedule: '* * * * *' },
+    { path: '/v1/cron/stuck', schedule: '*/5 * * * *' },
     { path: '/v1/cron/cleanup', schedule: '0 * * * *' },
   ];
 }
@@ -78,6 +87,7 @@ async function runVercelCrons(argv: string[], io: CliIo): Promise<number> {
   const notes = [
     'Vercel sends Authorization: Bearer $CRON_SECRET with each cron call: set TOKENKEEPER_CRON_SECRET to the project\'s CRON_SECRET (at least 16 characters), or the cron routes answer 401 (404 when TOKENKEEPER_CRON_SECRET is unset).',
     'Set TOKENKEEPER_SCHEDULER=off on the functions: no in-process timers; these crons drive the jobs.',
+    'A cron runs at most once a minute, so alert notifications and application webhooks can be up to a minute late (a long-running instance sends them within seconds).',
   ];
   const { periodSeconds } = cronScheduleFor(seconds);
   if (configured === 0) notes.push(`TOKENKEEPER_SWEEP_INTERVAL is 0; the refresh cron runs every ${DEFAULT_SWEEP_SECONDS} s.`);

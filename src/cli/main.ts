@@ -41,6 +41,21 @@ export const commands: readonly Command[] = [
     load: async () => (await import('./connections-command.ts')).runConnectionsCommand,
   },
   {
+    name: 'webhooks',
+    summary: 'endpoints of your application that receive connection events; delivery log, redelivery',
+    load: async () => (await import('./webhooks-command.ts')).runWebhooksCommand,
+  },
+  {
+    name: 'alerts',
+    summary: 'list alerts and their stats, test the channels, silence and unsilence',
+    load: async () => (await import('./alerts-command.ts')).runAlertsCommand,
+  },
+  {
+    name: 'stuck',
+    summary: 'list stuck connections and what would unstick them',
+    load: async () => (await import('./stuck-command.ts')).runStuckCommand,
+  },
+  {
     name: 'refresh',
     summary: 'refresh one connection now, or run the refresh sweep once (--all-due)',
     load: async () => (await import('./refresh-command.ts')).runRefreshCommand,

@@ -5,9 +5,11 @@ import {
   listSealedClientSecrets,
   listSealedTokens,
   listSealedVerifiers,
+  listSealedWebhookSecrets,
   replaceSealedClientSecret,
   replaceSealedTokens,
   replaceSealedVerifier,
+  replaceSealedWebhookSecret,
   type Database,
 } from '../store/index.ts';
 
@@ -71,6 +73,16 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
       yield* chunks(await listSealedVerifiers(db), size);
     },
     replace: replaceSealedVerifier,
+  },
+  {
+    name: 'app_webhooks.secret_sealed',
+    label: 'webhook signing secrets',
+    associatedData: (id) => `app_webhooks:${id}:secret`,
+    count: async (db) => (await listSealedWebhookSecrets(db)).length,
+    batches: async function* (db, size) {
+      yield* chunks(await listSealedWebhookSecrets(db), size);
+    },
+    replace: replaceSealedWebhookSecret,
   },
 ];
 

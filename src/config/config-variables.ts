@@ -40,6 +40,16 @@ export const configVariables: readonly ConfigVariable[] = Object.freeze(
     { name: 'TOKENKEEPER_ALERT_GROUP_INTERVAL', secret: false },
     { name: 'TOKENKEEPER_ALERT_REPEAT_INTERVAL', secret: false },
     { name: 'TOKENKEEPER_ALERT_ESCALATE_AFTER', secret: false },
+    { name: 'TOKENKEEPER_ALERT_RULES_INTERVAL', secret: false },
+    { name: 'TOKENKEEPER_ALERT_REFRESH_FAILING_AFTER', secret: false },
+    { name: 'TOKENKEEPER_ALERT_TOKEN_EXPIRED_GRACE', secret: false },
+    { name: 'TOKENKEEPER_ALERT_ERROR_RATE', secret: false },
+    { name: 'TOKENKEEPER_ALERT_ERROR_RATE_WINDOW', secret: false },
+    { name: 'TOKENKEEPER_ALERT_ERROR_RATE_MIN_REFRESHES', secret: false },
+    { name: 'TOKENKEEPER_ALERT_SWEEP_STALLED_AFTER', secret: false },
+    { name: 'TOKENKEEPER_ALERT_CACHE_HIT_RATE', secret: false },
+    { name: 'TOKENKEEPER_ALERT_CACHE_HIT_RATE_WINDOW', secret: false },
+    { name: 'TOKENKEEPER_ALERT_CACHE_HIT_RATE_MIN_REQUESTS', secret: false },
     { name: 'TOKENKEEPER_ALERT_CHANNEL_TIMEOUT_MS', secret: false },
     { name: 'TOKENKEEPER_ALERT_CONSOLE_MIN_SEVERITY', secret: false },
     // A webhook or Slack URL may carry a token in its path or query: never echoed.
@@ -61,6 +71,13 @@ export const configVariables: readonly ConfigVariable[] = Object.freeze(
     { name: 'TOKENKEEPER_PAGERDUTY_ROUTING_KEY', secret: true },
     { name: 'TOKENKEEPER_PAGERDUTY_API_URL', secret: false },
     { name: 'TOKENKEEPER_ALERT_PAGERDUTY_MIN_SEVERITY', secret: false },
+    // The application's webhook endpoint: its URL may carry the receiver's token, never echoed.
+    { name: 'TOKENKEEPER_APP_WEBHOOK_URL', secret: true },
+    { name: 'TOKENKEEPER_APP_WEBHOOK_SECRET', secret: true },
+    { name: 'TOKENKEEPER_APP_WEBHOOK_TIMEOUT_MS', secret: false },
+    { name: 'TOKENKEEPER_STUCK_CONNECT_SESSION_AFTER', secret: false },
+    { name: 'TOKENKEEPER_STUCK_DEGRADED_AFTER', secret: false },
+    { name: 'TOKENKEEPER_STUCK_NEEDS_REAUTH_AFTER', secret: false },
   ].map((variable) => Object.freeze(variable)),
 );
 

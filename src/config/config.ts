@@ -1,4 +1,6 @@
 import type { AlertChannelsConfig } from './alert-channels-config.ts';
+import type { AlertRulesConfig } from './alert-rules-config.ts';
+import type { AppWebhooksConfig } from './app-webhook-config.ts';
 
 /**
  * Tokenkeeper's configuration, read once at start-up from the environment (and an optional
@@ -86,8 +88,8 @@ export interface Config {
 
   /**
    * `TOKENKEEPER_SWEEP_INTERVAL`: seconds between proactive refresh sweeps of the in-process
-   * scheduler, at least 5; default 60. 0 disables the in-process scheduler (an external
-   * scheduler calls the cron routes instead).
+   * scheduler, at least 5; default 60. 0: this instance starts no sweep (other instances or an
+   * external scheduler calling the cron routes sweep); its other jobs keep their timers.
    */
   sweepIntervalSeconds: number;
 
@@ -166,10 +168,37 @@ export interface Config {
   };
 
   /**
+   * Thresholds of the built-in alert rules (`TOKENKEEPER_ALERT_RULES_INTERVAL`,
+   * `TOKENKEEPER_ALERT_REFRESH_FAILING_AFTER`, `TOKENKEEPER_ALERT_ERROR_RATE`, …); see
+   * `alert-rules-config.ts` and docs/alerts.md.
+   */
+  alertRules: AlertRulesConfig;
+
+  /**
    * The alert notification channels (console always; webhook, Slack, e-mail, SMS, PagerDuty when
    * their `TOKENKEEPER_ALERT_*`, `TOKENKEEPER_SMTP_URL`, `TOKENKEEPER_TWILIO_*` and
    * `TOKENKEEPER_PAGERDUTY_*` variables are set), each with its minimum severity. See
    * `alert-channels-config.ts` and docs/alerts.md.
    */
   alertChannels: AlertChannelsConfig;
+
+  /**
+   * Webhooks to the application: the endpoint of `TOKENKEEPER_APP_WEBHOOK_URL` and
+   * `TOKENKEEPER_APP_WEBHOOK_SECRET` (both or neither), and `TOKENKEEPER_APP_WEBHOOK_TIMEOUT_MS`.
+   * See `app-webhook-config.ts` and docs/webhooks.md.
+   */
+  appWebhooks: AppWebhooksConfig;
+
+  /**
+   * Stuck-connection detection (docs/alerts.md), in seconds: a connect session started and never
+   * completed for `TOKENKEEPER_STUCK_CONNECT_SESSION_AFTER` (default 1800, LOW), a connection
+   * `degraded` for `TOKENKEEPER_STUCK_DEGRADED_AFTER` (3600, MEDIUM), or in `needs_reauth` for
+   * `TOKENKEEPER_STUCK_NEEDS_REAUTH_AFTER` (86400, HIGH and terminal). Each accepts seconds or
+   * `30m`, `1h`, `1d`.
+   */
+  stuck: {
+    connectSessionAfterSeconds: number;
+    degradedAfterSeconds: number;
+    needsReauthAfterSeconds: number;
+  };
 }

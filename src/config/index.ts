@@ -8,3 +8,5 @@ export { parseDotenv } from './parse-dotenv.ts';
 export { sanitizeValue } from './sanitize-value.ts';
 export { configVariables, type ConfigVariable } from './config-variables.ts';
 export type { AlertChannelsConfig, AlertSeverity } from './alert-channels-config.ts';
+export type { AlertRulesConfig } from './alert-rules-config.ts';
+export type { AppWebhooksConfig } from './app-webhook-config.ts';

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GENERATE_KEY_HINT, KeyRing } from '../crypto/index.ts';
 import { readAlertChannels } from './alert-channels-config.ts';
+import { readAlertRules } from './alert-rules-config.ts';
+import { readAppWebhooks } from './app-webhook-config.ts';
 import type { Config } from './config.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { configVariables, VARIABLE_PREFIX } from './config-variables.ts';
@@ -88,7 +90,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
   const sweepIntervalSeconds = read.integer('TOKENKEEPER_SWEEP_INTERVAL', 60, { min: 0, max: 86_400, unit: 'seconds' });
   if (sweepIntervalSeconds > 0 && sweepIntervalSeconds < 5) {
-    read.fail('TOKENKEEPER_SWEEP_INTERVAL', `${sweepIntervalSeconds} is too short; use 5 seconds or more, or 0 to turn the in-process scheduler off`);
+    read.fail('TOKENKEEPER_SWEEP_INTERVAL', `${sweepIntervalSeconds} is too short; use 5 seconds or more, or 0 for no sweep on this instance`);
   }
   const scheduler = read.oneOf('TOKENKEEPER_SCHEDULER', ['on', 'off'] as const, 'on');
   const refreshBufferSeconds = read.integer('TOKENKEEPER_REFRESH_BUFFER', 300, { min: 0, max: 86_400, unit: 'seconds' });
@@ -127,6 +129,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     escalateAfterSeconds: read.duration('TOKENKEEPER_ALERT_ESCALATE_AFTER', 43_200, { min: 60, max: 30 * 86_400 }),
   };
   const alertChannels = readAlertChannels(read, production);
+  const appWebhooks = readAppWebhooks(read);
+  const alertRules = readAlertRules(read, sweepIntervalSeconds);
+  const stuck = {
+    connectSessionAfterSeconds: read.duration('TOKENKEEPER_STUCK_CONNECT_SESSION_AFTER', 1_800, { min: 60, max: 30 * 86_400 }),
+    degradedAfterSeconds: read.duration('TOKENKEEPER_STUCK_DEGRADED_AFTER', 3_600, { min: 60, max: 30 * 86_400 }),
+    needsReauthAfterSeconds: read.duration('TOKENKEEPER_STUCK_NEEDS_REAUTH_AFTER', 86_400, { min: 60, max: 30 * 86_400 }),
+  };
 
   problems.push(...read.problems);
   const files = [...values].map(([name, source]) => [name, source.file] as const);
@@ -169,7 +178,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     sandbox: { enabled: sandboxEnabled, port: sandboxPort, accessTokenTtlSeconds },
     maxBodyBytes,
     alertPolicy,
+    alertRules,
     alertChannels,
+    appWebhooks,
+    stuck,
   });
 }
 

@@ -3,6 +3,7 @@ import { TokenkeeperError } from '../errors.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import type { Tokenkeeper } from '../service.ts';
 import { registerPages } from '../web/index.ts';
+import { registerAlertRoutes } from './alert-routes.ts';
 import { registerApiKeyRoutes } from './api-key-routes.ts';
 import { ApiKeyVerifier } from './api-keys.ts';
 import { registerApiRoutes } from './api-routes.ts';
@@ -14,6 +15,7 @@ import { registerPublicRoutes, VERSION } from './public-routes.ts';
 import { answerFrameworkError, registerRequestLogging, requestLoggingOptions } from './request-logging.ts';
 import { LazySchemaCompilers } from './lazy-schema-compilers.ts';
 import { createSchemaValidator } from './schema-validator.ts';
+import { registerWebhookRoutes } from './webhook-routes.ts';
 
 export interface HttpAppOptions {
   /** Extra routes for the same instance (the benchmark adds its bare baseline route here). */
@@ -57,7 +59,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
     reply.header('connection', 'close');
     done(new TokenkeeperError('shutting_down'));
   });
-  const metrics = createMetrics(tk.events, tk.database.db);
+  const metrics = createMetrics(tk.events, tk.database.db, { stuck: tk.stuck });
   const apiKeys = new ApiKeyVerifier(tk.database.db, tk.clock, { changes: tk.changes });
 
   app.removeContentTypeParser('application/json');
@@ -93,6 +95,8 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
     scope.addHook('onRequest', requireApiKey(apiKeys));
     registerApiRoutes(scope, tk);
     registerApiKeyRoutes(scope, tk, apiKeys);
+    registerWebhookRoutes(scope, tk);
+    registerAlertRoutes(scope, tk);
   });
   registerPages(app, tk);
   options.extend?.(app);

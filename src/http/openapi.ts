@@ -39,6 +39,8 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
         { name: 'connect', description: 'Connecting an end user’s account through the provider’s consent screen.' },
         { name: 'integrations', description: 'OAuth client registrations, one per provider app.' },
         { name: 'api-keys', description: 'Keys for this API.' },
+        { name: 'alerts', description: 'Operator alerts, their statistics and a channel test, silences, and stuck connections.' },
+        { name: 'webhooks', description: 'Endpoints of the application that receive connection and integration events (Standard Webhooks), their delivery log and redelivery.' },
         { name: 'operations', description: 'Health, metrics and scheduled jobs.' },
       ],
       components: {

@@ -31,14 +31,22 @@ export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
     operationId: 'getHealth',
     tags: ['operations'],
     summary: 'Whether this instance can serve',
-    description: 'For load balancers and uptime checks: 200 when storage answers, 503 when it does not. Needs no API key.',
+    description:
+      'For load balancers and uptime checks: 200 when storage answers, 503 when it does not. While HIGH operator alerts fire (a system token missing, the sweep stalled, an integration’s credentials refused …) it still answers 200 — the instance serves — with `status: degraded` and the alerts listed, so a probe and a person reading it see the same truth. Needs no API key.',
     security: [],
     querystring: NoQuery,
-    response: { 200: ref(Health, 'Storage is reachable.'), 503: ref(Health, 'Storage is unreachable: take this instance out of rotation.') },
+    response: {
+      200: ref(Health, 'Storage is reachable (`ok`, or `degraded` while HIGH alerts fire).'),
+      503: ref(Health, 'Storage is unreachable: take this instance out of rotation.'),
+    },
   };
   app.get('/health', { schema: healthSchema }, async (_request, reply) => {
     const storage = await checkStorage(tk.database);
-    return reply.code(storage.status === 'ok' ? 200 : 503).send({ status: storage.status === 'ok' ? 'ok' : 'unavailable', version: VERSION, storage });
+    if (storage.status !== 'ok') return reply.code(503).send({ status: 'unavailable', version: VERSION, storage, alerts: [] });
+    // Liveness first: an alert table that cannot be read does not make a live instance look dead.
+    const firing = await tk.alerts.list({ state: 'firing', severity: 'HIGH', limit: 20 }).catch(() => []);
+    const alerts = firing.map((alert) => ({ type: alert.type, key: alert.key, summary: alert.summary, since: new Date(alert.firstSeenAt).toISOString() }));
+    return reply.code(200).send({ status: alerts.length > 0 ? 'degraded' : 'ok', version: VERSION, storage, alerts });
   });
 
   const readySchema = {
@@ -137,7 +145,7 @@ export function registerPublicRoutes(fastify: FastifyInstance, tk: Tokenkeeper, 
     tags: ['operations'],
     summary: 'Run a scheduled job',
     description:
-      'For serverless deployments, where no process runs the in-process scheduler: call `refresh` every minute and `cleanup` daily from the platform’s cron. A job already running in this process is joined, not started twice.',
+      'For serverless deployments, where no process runs the in-process scheduler: call `refresh`, `alert-rules`, `notify` and `webhooks` every minute, `stuck` every 5 minutes and `cleanup` hourly from the platform’s cron (`tokenkeeper deploy vercel-crons` prints them). A job already running in this process is joined, not started twice.',
     security: [{ cronSecret: [] }],
     params: CronJobParams,
     querystring: NoQuery,

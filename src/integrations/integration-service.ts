@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { KeyRing } from '../crypto/index.ts';
+import { appEvent } from '../delivery/index.ts';
 import { isTokenkeeperError, TokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import { newId } from '../ids.ts';
@@ -20,8 +21,10 @@ import {
   type ChangeFeed,
   type Database,
   type IntegrationRecord,
+  type Outbox,
 } from '../store/index.ts';
 import { CoherentCache, INTEGRATION_COHERENCE_MS } from './coherent-cache.ts';
+import { integrationToJson } from './integration-json.ts';
 import { validateIntegrationInput, type ValidIntegrationInput } from './integration-input.ts';
 
 /** An integration as stored plus its catalog entry: no discovery, no secret decrypted. */
@@ -117,9 +120,12 @@ export class IntegrationService {
     this.resolved = new CoherentCache<ResolvedIntegration>({ ...coherence, load: (id) => this.load(id) });
   }
 
-  /** A write of one integration row, announced to other processes in its transaction. */
-  private write<T>(id: string, write: (db: Database) => Promise<T>): Promise<T> {
-    return this.changes.writeAndNotify(this.options.db, [{ kind: 'integration', id }], write);
+  /**
+   * A write of one integration row, announced to other processes in its transaction, with the
+   * application events it causes (`integration.failing`, `.recovered`) written in it too.
+   */
+  private write<T>(id: string, write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T> {
+    return this.changes.writeAndNotify(this.options.db, [{ kind: 'integration', id }], write, outbox);
   }
 
   private secretAad(id: string): string {
@@ -186,7 +192,10 @@ export class IntegrationService {
       : input.clientSecret;
     for (let attempt = 1; ; attempt += 1) {
       const next = this.applyUpdate(current, input, sealedSecret);
-      if (await this.write(current.id, (db) => updateIntegration(db, next, current.updatedAt))) {
+      const wasFailing = current.failingSince !== null;
+      const recovered = (updated: boolean) =>
+        updated && wasFailing ? [appEvent('integration.recovered', { integration: integrationToJson(next, this.options.callbackUrl) }, this.options.clock.now())] : [];
+      if (await this.write(current.id, (db) => updateIntegration(db, next, current.updatedAt), recovered)) {
         this.invalidate(current.id);
         this.options.events.emit('integration.updated', { integrationKey: next.key, provider: next.provider });
         if (current.failingSince !== null) this.options.events.emit('integration.recovered', { integrationKey: next.key, provider: next.provider });
@@ -230,12 +239,17 @@ export class IntegrationService {
   async markFailing(id: string, failure: IntegrationFailureReport): Promise<void> {
     const code = cleanFailureText(failure.code, 100);
     const message = cleanFailureText(failure.message, MAX_FAILURE_MESSAGE_LENGTH);
+    const outbox: Outbox<Awaited<ReturnType<typeof markIntegrationFailing>>> = async (marked, db) => {
+      const record = marked === 'marked' ? await findIntegrationById(db, id) : null;
+      if (!record) return [];
+      return [appEvent('integration.failing', { integration: integrationToJson(record, this.options.callbackUrl), error_code: code, reason: message }, this.options.clock.now())];
+    };
     const outcome = await this.write(id, (db) => markIntegrationFailing(db, id, {
       code,
       message,
       at: this.options.clock.now(),
       seenUpdatedAt: failure.recordUpdatedAt,
-    }));
+    }), outbox);
     if (outcome === 'not_found') throw new TokenkeeperError('integration_not_found', `No integration "${id}".`);
     if (outcome === 'unchanged') return;
     this.invalidate(id);

@@ -17,8 +17,10 @@ export class InProcessScheduler {
     this.logger = logger;
   }
 
-  start(options: { runImmediately?: boolean } = {}): void {
+  /** `skip`: jobs given no timer here (the sweep of an instance whose sweep interval is 0). */
+  start(options: { runImmediately?: boolean; skip?: readonly string[] } = {}): void {
     for (const name of this.runner.names()) {
+      if (options.skip?.includes(name)) continue;
       const job = this.runner.get(name)!;
       const tick = (): void => {
         if (this.stopped) return;

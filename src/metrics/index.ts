@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { countAlertNotifications, countFiringAlerts } from '../alerts/index.ts';
 import type { EventBus } from '../events.ts';
+import { STUCK_POLICY, STUCK_STATES, type StuckConnections } from '../health/index.ts';
 import { countConnectionsByStatus, listIntegrations, type Database } from '../store/index.ts';
 
 export interface Metrics {
@@ -18,7 +20,15 @@ export interface Metrics {
  * are `tokenkeeper_*`. Refresh metrics carry the integration as well as the provider: two
  * integrations of one provider (two Google apps) fail for different reasons.
  */
-export function createMetrics(events: EventBus, db: Database, options: { defaultMetrics?: boolean } = {}): Metrics {
+export function createMetrics(
+  events: EventBus,
+  db: Database,
+  options: {
+    defaultMetrics?: boolean;
+    /** Stuck-connection detection, counted at each scrape (`tokenkeeper_stuck_connections`); absent, the gauge is not registered. */
+    stuck?: Pick<StuckConnections, 'count'>;
+  } = {},
+): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   // Cache hits are its `outcome="cached"` series (a second counter for them only drifted).
@@ -72,6 +82,56 @@ export function createMetrics(events: EventBus, db: Database, options: { default
       for (const status of ['pending', 'active', 'degraded', 'needs_reauth', 'revoked']) this.set({ status }, counts[status] ?? 0);
     },
   });
+  // Alerts and their deliveries, from the tables every instance shares (the same numbers on each
+  // instance: aggregate with max, not sum). A series appears once something of that kind exists.
+  new Gauge({
+    name: 'tokenkeeper_alerts_firing',
+    help: 'Operator alerts firing now, by type and severity.',
+    labelNames: ['type', 'severity'],
+    registers: [registry],
+    async collect() {
+      const counts = await countFiringAlerts(db);
+      this.reset();
+      for (const { type, severity, count } of counts) this.set({ type, severity }, count);
+    },
+  });
+  new Counter({
+    name: 'tokenkeeper_alert_notifications_total',
+    help: 'Alert notifications by channel and outcome: sent, failed (given up after its retries) or silenced (recorded, not sent).',
+    labelNames: ['channel', 'status'],
+    registers: [registry],
+    async collect() {
+      const counts = await countAlertNotifications(db);
+      this.reset();
+      for (const { channel, status, count } of counts) if (status !== 'pending') this.inc({ channel, status }, count);
+    },
+  });
+  new Gauge({
+    name: 'tokenkeeper_alert_notifications_pending',
+    help: 'Alert notifications waiting for a first or next delivery attempt, by channel.',
+    labelNames: ['channel'],
+    registers: [registry],
+    async collect() {
+      const counts = await countAlertNotifications(db);
+      this.reset();
+      for (const { channel, status, count } of counts) if (status === 'pending') this.set({ channel }, count);
+    },
+  });
+  const stuck = options.stuck;
+  if (stuck) {
+    new Gauge({
+      name: 'tokenkeeper_stuck_connections',
+      help: 'Connections stuck longer than their threshold, by state (connect_session, degraded, needs_reauth) and severity.',
+      labelNames: ['state', 'severity'],
+      registers: [registry],
+      // Counted from the database at each scrape, as GET /v1/stuck lists them.
+      async collect() {
+        const counts = await stuck.count();
+        this.reset();
+        for (const state of STUCK_STATES) this.set({ state, severity: STUCK_POLICY[state].severity }, counts[state]);
+      },
+    });
+  }
 
   const unsubscribers = [
     events.on('token.served', ({ outcome }) => {

@@ -149,3 +149,34 @@ export async function listAlertNotifications(db: Database, query: AlertNotificat
   const rows = await select.orderBy('created_at').orderBy('id').limit(query.limit ?? 1000).execute();
   return rows.map(recordOf);
 }
+
+/**
+ * Records a delivery made outside the outbox (a test notification, `POST /v1/alerts/test`): one
+ * attempt, already `sent` or `failed`, so the delivery log holds it and no sender picks it up.
+ */
+export async function insertDeliveredAlertNotification(
+  db: Database,
+  row: NewAlertNotification & { status: 'sent' | 'failed'; sentAt: number | null; error: string | null },
+): Promise<void> {
+  await db
+    .insertInto('alert_notifications')
+    .values({
+      id: row.id,
+      notification_id: row.notificationId,
+      group_key: row.groupKey,
+      channel: row.channel,
+      kind: row.kind,
+      severity: row.severity,
+      alert_count: row.alertCount,
+      payload: row.payload,
+      status: row.status,
+      attempts: 1,
+      next_attempt_at: 0,
+      claim_until: null,
+      created_at: row.createdAt,
+      sent_at: row.sentAt,
+      fallback_at: null,
+      error: row.error === null ? null : row.error.slice(0, 1000),
+    })
+    .execute();
+}

@@ -148,7 +148,7 @@ export interface AlertQuery {
   state?: AlertsTable['state'];
   severity?: AlertsTable['severity'];
   type?: string;
-  /** Last seen at or after. */
+  /** Active at or after this time: firing, or last seen or resolved at or after it. */
   since?: number;
   limit?: number;
 }
@@ -158,7 +158,10 @@ export async function listAlertRows(db: Database, query: AlertQuery = {}): Promi
   if (query.state) select = select.where('state', '=', query.state);
   if (query.severity) select = select.where('severity', '=', query.severity);
   if (query.type) select = select.where('type', '=', query.type);
-  if (query.since !== undefined) select = select.where('last_seen_at', '>=', query.since);
+  if (query.since !== undefined) {
+    const since = query.since;
+    select = select.where((eb) => eb.or([eb('state', '=', 'firing'), eb('last_seen_at', '>=', since), eb('resolved_at', '>=', since)]));
+  }
   const rows = await select.orderBy('last_seen_at', 'desc').orderBy('id').limit(query.limit ?? 500).execute();
   return rows.map(alertRecordOf);
 }

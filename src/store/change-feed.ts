@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { sql } from 'kysely';
 import type { Logger } from '../logger.ts';
+import { insertAppEvents, type NewAppEvent } from './app-events-table.ts';
 import { isPostgres, type Database } from './database.ts';
 import type { PostgresPoolOptions } from './postgres-dialect.ts';
 
@@ -60,9 +61,11 @@ export interface ChangeFeed {
   watch(kind: Change['kind'], id: string): ChangeWatch;
   /**
    * Runs `write` and announces `changes` in the same transaction on PostgreSQL (the message is
-   * sent on commit, never for a write that rolled back); on SQLite just runs `write`.
+   * sent on commit, never for a write that rolled back); on SQLite just runs `write`. With an
+   * `outbox`, the application events it returns for `write`'s result are written in that same
+   * transaction (on SQLite too), so they commit with the change or not at all (invariant 11).
    */
-  writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>): Promise<T>;
+  writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -72,19 +75,37 @@ export const OUTAGE_GRACE_MS = 60_000;
 const KINDS: Change['kind'][] = ['connection', 'integration', 'api_key'];
 
 /**
+ * The application events a write causes, built from its result (none when a fenced write did not
+ * land) and read, if need be, in its transaction; written to the webhook outbox
+ * (app-events-table.ts) before that transaction commits.
+ */
+export type Outbox<T> = (result: T, db: Database) => readonly NewAppEvent[] | Promise<readonly NewAppEvent[]>;
+
+/**
  * Announces changes without a feed (the CLI, or a write outside the services): in the same
  * transaction as `write` on PostgreSQL, so other instances drop their cached entries on commit.
+ * `outbox`: see `ChangeFeed.writeAndNotify`.
  */
-export function writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>, origin?: string): Promise<T> {
-  if (!isPostgres(db)) return write(db);
-  return db.transaction().execute(async (trx) => {
+export function writeAndNotify<T>(
+  db: Database,
+  changes: Change[],
+  write: (db: Database) => Promise<T>,
+  options: { origin?: string; outbox?: Outbox<T> } = {},
+): Promise<T> {
+  const { origin, outbox } = options;
+  const postgres = isPostgres(db);
+  if (!postgres && !outbox) return write(db);
+  const work = async (trx: Database): Promise<T> => {
     const result = await write(trx);
+    if (outbox) await insertAppEvents(trx, await outbox(result, trx));
+    if (!postgres) return result;
     for (const change of changes) {
       const payload = origin === undefined ? `${change.kind}:${change.id}` : `${change.kind}:${change.id}:${origin}`;
       await sql`select pg_notify('tokenkeeper_' || md5(current_schema()), ${payload})`.execute(trx);
     }
     return result;
-  });
+  };
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
 }
 
 /** The feed the configured storage calls for: PostgreSQL's, or none on SQLite. */
@@ -101,7 +122,7 @@ export function localChangeFeed(): ChangeFeed {
     subscribe: () => () => undefined,
     listenerPid: () => null,
     watch: () => ({ next: (timeoutMs) => delay(timeoutMs), stop: () => undefined }),
-    writeAndNotify: (db, _changes, write) => write(db),
+    writeAndNotify: (db, _changes, write, outbox) => (outbox ? writeAndNotify(db, [], write, { outbox }) : write(db)),
     close: async () => undefined,
   };
 }
@@ -208,8 +229,8 @@ class PostgresChangeFeed implements ChangeFeed {
     };
   }
 
-  writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>): Promise<T> {
-    return writeAndNotify(db, changes, write, this.origin);
+  writeAndNotify<T>(db: Database, changes: Change[], write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T> {
+    return writeAndNotify(db, changes, write, { origin: this.origin, outbox });
   }
 
   async close(): Promise<void> {

@@ -132,3 +132,55 @@ export async function replaceSealedVerifier(db: Database, id: string, previous: 
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
+
+/** A connect session with its integration's key and provider, for stuck-connection detection. */
+export interface UnfinishedConnectSession {
+  session: ConnectSessionRecord;
+  integrationKey: string;
+  provider: string;
+}
+
+/**
+ * Connect sessions created at or before `createdBefore` whose callback never completed, leaving
+ * out those superseded by a newer session for the same integration, kind and owner: a user who
+ * started again is waiting on the new link, not the old one. (Sessions are deleted a day after
+ * they expire, so one is listed for about a day.)
+ */
+function unfinishedConnectSessions(db: Database, createdBefore: number) {
+  return db
+    .selectFrom('connect_sessions as s')
+    .innerJoin('integrations as i', 'i.id', 's.integration_id')
+    .where('s.consumed_at', 'is', null)
+    .where('s.created_at', '<=', createdBefore)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('connect_sessions as n')
+            .select('n.id')
+            .whereRef('n.integration_id', '=', 's.integration_id')
+            .whereRef('n.kind', '=', 's.kind')
+            .whereRef('n.created_at', '>', 's.created_at')
+            .where((eb) => eb.or([eb('n.owner_id', '=', eb.ref('s.owner_id')), eb.and([eb('n.owner_id', 'is', null), eb('s.owner_id', 'is', null)])])),
+        ),
+      ),
+    );
+}
+
+/** Unfinished connect sessions (see above), oldest first. */
+export async function listUnfinishedConnectSessions(db: Database, createdBefore: number, limit: number): Promise<UnfinishedConnectSession[]> {
+  const rows = await unfinishedConnectSessions(db, createdBefore)
+    .selectAll('s')
+    .select(['i.key as integration_key', 'i.provider as integration_provider'])
+    .orderBy('s.created_at')
+    .orderBy('s.id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ session: fromRow(row), integrationKey: row.integration_key, provider: row.integration_provider }));
+}
+
+export async function countUnfinishedConnectSessions(db: Database, createdBefore: number): Promise<number> {
+  const row = await unfinishedConnectSessions(db, createdBefore)
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
+}

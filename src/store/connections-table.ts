@@ -413,3 +413,36 @@ export async function countSealedTokens(db: Database): Promise<number> {
     .executeTakeFirst();
   return Number(row?.count ?? 0);
 }
+
+/** A connection with its integration's key and provider, for stuck-connection detection. */
+export interface ConnectionInStatus {
+  record: ConnectionRecord;
+  integrationKey: string;
+  provider: string;
+}
+
+/** Connections that entered `status` at or before `changedBefore` and are still in it, longest first. */
+export async function listConnectionsInStatusSince(db: Database, status: ConnectionStatus, changedBefore: number, limit: number): Promise<ConnectionInStatus[]> {
+  const rows = await db
+    .selectFrom('connections as c')
+    .innerJoin('integrations as i', 'i.id', 'c.integration_id')
+    .selectAll('c')
+    .select(['i.key as integration_key', 'i.provider as integration_provider'])
+    .where('c.status', '=', status)
+    .where('c.status_changed_at', '<=', changedBefore)
+    .orderBy('c.status_changed_at')
+    .orderBy('c.id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ record: connectionFromRow(row), integrationKey: row.integration_key, provider: row.integration_provider }));
+}
+
+export async function countConnectionsInStatusSince(db: Database, status: ConnectionStatus, changedBefore: number): Promise<number> {
+  const row = await db
+    .selectFrom('connections')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('status', '=', status)
+    .where('status_changed_at', '<=', changedBefore)
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
+}

@@ -12,6 +12,10 @@ export * from './outbound-limits-table.ts';
 export * from './alerts-table.ts';
 export * from './alert-notifications-table.ts';
 export * from './silences-table.ts';
+export * from './alert-stats.ts';
+export * from './app-events-table.ts';
+export * from './app-webhooks-table.ts';
+export * from './webhook-deliveries-table.ts';
 export { MAX_TIME_MS, MIN_TIME_MS, isStorableTime, checkStorableTimes } from './time-bounds.ts';
 export { isUniqueViolation } from './unique-violation.ts';
 export { isStorageUnavailable } from './storage-unavailable.ts';
@@ -27,5 +31,6 @@ export {
   type ChangeWatch,
   type FeedSignal,
   type FeedStatus,
+  type Outbox,
 } from './change-feed.ts';
 export { connectionReaderFor, type ConnectionReader } from './connection-reader.ts';

@@ -22,11 +22,16 @@ export async function claimJobTick(db: Database, name: string, now: number, inte
   return Number(result.numUpdatedRows) > 0;
 }
 
+/**
+ * Records a completed run. An upsert: a job run only by the cron route or the CLI (no tick ever
+ * claimed, so no row yet) still records when it completed, which `sweep_stalled` watches.
+ */
 export async function recordJobFinished(db: Database, name: string, now: number, report: unknown): Promise<void> {
+  const lastReport = JSON.stringify(report);
   await db
-    .updateTable('job_state')
-    .set({ last_finished_at: now, last_report: JSON.stringify(report) })
-    .where('name', '=', name)
+    .insertInto('job_state')
+    .values({ name, last_started_at: null, last_finished_at: now, last_report: lastReport })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ last_finished_at: now, last_report: lastReport }))
     .execute();
 }
 

@@ -7,6 +7,9 @@ import * as integrationHealth from './migrations/0003-integration-health.ts';
 import * as outboundLimits from './migrations/0004-outbound-limits.ts';
 import * as alerts from './migrations/0005-alerts.ts';
 import * as connectionTimeline from './migrations/0006-connection-timeline.ts';
+import * as appWebhooks from './migrations/0007-app-webhooks.ts';
+import * as alertCounts from './migrations/0008-alert-counts.ts';
+import * as alertRuleIndexes from './migrations/0009-alert-rule-indexes.ts';
 import type { Schema } from './schema.ts';
 
 /**
@@ -20,6 +23,9 @@ const migrations: Record<string, Migration> = {
   '0004-outbound-limits': outboundLimits,
   '0005-alerts': alerts,
   '0006-connection-timeline': connectionTimeline,
+  '0007-app-webhooks': appWebhooks,
+  '0008-alert-counts': alertCounts,
+  '0009-alert-rule-indexes': alertRuleIndexes,
 };
 
 export const latestMigration = Object.keys(migrations).at(-1)!;

@@ -226,6 +226,74 @@ export interface SilencesTable {
   expired_at: number | null;
 }
 
+/**
+ * The application's webhook outbox (migration 0007): one row per event the application must hear
+ * of, written in the transaction of the change that caused it (store/change-feed.ts, `outbox`).
+ */
+export interface AppEventsTable {
+  /** The order events were written in: deliveries to one endpoint go out in it. */
+  seq: Generated<number>;
+  /** `evt_…`: the `webhook-id` of every delivery of it, so receivers can drop duplicates. */
+  id: string;
+  /** e.g. `connection.needs_reauth` (delivery/app-event-types.ts). */
+  type: string;
+  /** JSON object in the API's shape (snake_case, ISO 8601 times); never a token or secret. */
+  data: string;
+  created_at: number;
+  /** When its deliveries were written (one per subscribed endpoint); null until then. */
+  dispatched_at: number | null;
+}
+
+/** An endpoint of the application that receives events (`POST /v1/webhooks`, or the environment's). */
+export interface AppWebhooksTable {
+  /** `whk_…`. */
+  id: string;
+  url: string;
+  /** JSON array of the event types it receives. */
+  events: string;
+  /** The `whsec_…` signing secret, sealed (associated data `app_webhooks:<id>:secret`). */
+  secret_sealed: string;
+  /** `api`: created through the API or CLI; `environment`: TOKENKEEPER_APP_WEBHOOK_URL. */
+  source: 'api' | 'environment';
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event for one endpoint: the delivery log, and the retry state (webhook-deliveries-table.ts). */
+export interface WebhookDeliveriesTable {
+  /** `dlv_…`. */
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  status: 'pending' | 'delivered' | 'failed';
+  /** Attempts that reached an outcome (an answer, an error or a timeout). */
+  attempts: number;
+  /** When the next attempt is due; null once delivered or failed for good. */
+  next_attempt_at: number | null;
+  /** Retries stop (status `failed`) after this: 24 h after the event, or after a manual retry. */
+  retry_until: number;
+  /** While an instance sends it: when that claim lapses (the sender died), and whose it is. */
+  claimed_until: number | null;
+  claim_token: string | null;
+  last_attempt_at: number | null;
+  /** The receiver's HTTP status on the last attempt; null when it did not answer. */
+  response_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+  created_at: number;
+}
+
+/** Per-minute counts of alert happenings that have no row of their own (migration 0008). */
+export interface AlertCountsTable {
+  /** What is counted: `deduplicated` (a raise of an alert already firing). */
+  name: string;
+  /** Start of the minute, epoch ms. */
+  bucket: number;
+  alert_type: string;
+  count: number;
+}
+
 export interface Schema {
   integrations: IntegrationsTable;
   connections: ConnectionsTable;
@@ -238,4 +306,8 @@ export interface Schema {
   alert_groups: AlertGroupsTable;
   alert_notifications: AlertNotificationsTable;
   silences: SilencesTable;
+  alert_counts: AlertCountsTable;
+  app_events: AppEventsTable;
+  app_webhooks: AppWebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

@@ -16,6 +16,7 @@ import {
   type Database,
   type EventRecord,
 } from '../store/index.ts';
+import { connectionAppEvent } from './connection-app-events.ts';
 import { eventPayload } from './event-payload.ts';
 import { connectionRef } from './refresh-commits.ts';
 import { saveTokenSet, type SaveTokenSetInput } from './save-token-set.ts';
@@ -58,10 +59,9 @@ export class ConnectionService {
    */
   async saveTokenSet(input: SaveTokenSetInput): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
     const { db, clock, events, tokens } = this.options;
-    const saved = await saveTokenSet({ db, clock, events, tokens }, input);
-    // A reconnect replaced the token set other processes may hold: announced once it committed.
-    if (saved.reconnected) await tokens.announce([saved.record.id]);
-    return saved;
+    // Its writes are announced to other processes in their transactions (a reconnect replaces
+    // the token set their caches may hold).
+    return saveTokenSet({ db, clock, events, tokens }, input);
   }
 
   /**
@@ -149,8 +149,10 @@ export class ConnectionService {
         this.options.logger.warn('revocation at the provider failed; deleting the connection anyway', { connectionId: id, error });
       }
     }
-    // Announced in the delete's transaction: every instance drops its cached token on commit.
-    await this.options.tokens.writeConnections([id], (db) => deleteConnection(db, id));
+    // Announced in the delete's transaction: every instance drops its cached token on commit;
+    // the application's `connection.deleted` (the connection as it was) commits with it.
+    const now = this.options.clock.now();
+    await this.options.tokens.writeConnections([id], (db) => deleteConnection(db, id), (deleted) => (deleted ? [connectionAppEvent('connection.deleted', record, integration, now)] : []));
     this.options.tokens.forget(id);
     const ref = connectionRef(record, integration);
     this.options.events.emit('connection.revoked', { ...ref, revokedAtProvider, reason: 'deleted through the API' });

@@ -1,6 +1,15 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
-import { extendLease, isStorageUnavailable, updateConnectionFenced, type ConnectionPatch, type ConnectionRecord, type Database } from '../store/index.ts';
+import {
+  extendLease,
+  isStorageUnavailable,
+  updateConnectionFenced,
+  type ConnectionPatch,
+  type ConnectionRecord,
+  type Database,
+  type NewAppEvent,
+  type Outbox,
+} from '../store/index.ts';
 import { sleep, waitAtMost } from './backoff.ts';
 import type { CacheEntry } from './token-cache.ts';
 
@@ -11,8 +20,8 @@ export interface PendingCommitsOptions {
   leaseMs: number;
   /** How long one commit keeps being retried before it is given up (and logged as an error). */
   retryForMs: number;
-  /** Runs one write of the connection's row, announcing it to other processes. */
-  write<T>(id: string, write: (db: Database) => Promise<T>): Promise<T>;
+  /** Runs one write of the connection's row, announcing it to other processes (and writing `outbox`'s events with it). */
+  write<T>(id: string, write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T>;
   onCommitted(record: ConnectionRecord): void;
   onAbandoned(id: string): void;
 }
@@ -26,6 +35,8 @@ export interface PendingCommit {
   /** What callers are served meanwhile. */
   entry: CacheEntry;
   announce(record: ConnectionRecord): void;
+  /** The application events of the commit, written in its transaction when it lands. */
+  outbox?(record: ConnectionRecord): NewAppEvent[];
 }
 
 /**
@@ -82,7 +93,11 @@ export class PendingCommits {
       try {
         // Keep the lease while retrying, so no other process sends the consumed refresh token.
         await extendLease(db, commit.id, commit.holder, clock.now(), leaseMs).catch(() => null);
-        const updated = await this.options.write(commit.id, (db) => updateConnectionFenced(db, commit.id, commit.version, commit.patch, commit.holder));
+        const updated = await this.options.write(
+          commit.id,
+          (db) => updateConnectionFenced(db, commit.id, commit.version, commit.patch, commit.holder),
+          (record) => (record && commit.outbox ? commit.outbox(record) : []),
+        );
         if (!updated) {
           logger.warn('a refreshed token set was not stored: the connection changed meanwhile (reconnected or deleted)', { connectionId: commit.id });
           this.options.onAbandoned(commit.id);

@@ -13,8 +13,11 @@ import {
   type ChangeFeed,
   type ConnectionRecord,
   type Database,
+  type NewAppEvent,
+  type Outbox,
 } from '../store/index.ts';
 import { cooldownDelay, sleep, type BackoffPolicy } from './backoff.ts';
+import { connectionAppEvent, refreshedAppEvents } from './connection-app-events.ts';
 import { PendingCommits } from './pending-commits.ts';
 import { freshTokenPatch, nextStoredTokens, type StoredTokens, type TokenSealer } from './stored-tokens.ts';
 import type { CacheEntry, TokenCache } from './token-cache.ts';
@@ -75,15 +78,18 @@ export class RefreshCommits {
       logger: options.logger,
       leaseMs: options.leaseMs,
       retryForMs: options.commitRetryMs ?? 10 * 60_000,
-      write: (id, write) => this.write(id, write),
+      write: (id, write, outbox) => this.write(id, write, outbox),
       onCommitted: (record) => this.entryOf(record),
       onAbandoned: (id) => options.cache.delete(id),
     });
   }
 
-  /** A write of one connection row, announced in its transaction (store/change-feed.ts). */
-  private write<T>(id: string, write: (db: Database) => Promise<T>): Promise<T> {
-    return this.options.changes.writeAndNotify(this.options.db, [{ kind: 'connection', id }], write);
+  /**
+   * A write of one connection row, announced in its transaction (store/change-feed.ts), with the
+   * application events it causes (`outbox`) written in that transaction too.
+   */
+  private write<T>(id: string, write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T> {
+    return this.options.changes.writeAndNotify(this.options.db, [{ kind: 'connection', id }], write, outbox);
   }
 
   entryOf(record: ConnectionRecord): CacheEntry {
@@ -115,8 +121,10 @@ export class RefreshCommits {
       });
       if (leased.status === 'degraded') this.options.events.emit('connection.recovered', { ...ref, previousStatus: leased.status });
     };
+    // The application hears of it in the commit's transaction (connection.refreshed, .recovered).
+    const outbox = (record: ConnectionRecord): NewAppEvent[] => refreshedAppEvents(record, integration, leased.status, clock.now());
     try {
-      const updated = await this.write(leased.id, (db) => updateConnectionFenced(db, leased.id, leased.version, patch, holder));
+      const updated = await this.write(leased.id, (db) => updateConnectionFenced(db, leased.id, leased.version, patch, holder), (record) => (record ? outbox(record) : []));
       if (!updated) return { entry: await this.afterLostFence(held), outcome: 'fenced_out' };
       announce(updated);
       return { entry: this.entryOf(updated), outcome: 'stored' };
@@ -129,7 +137,7 @@ export class RefreshCommits {
         connectionId: leased.id,
         error,
       });
-      this.pending.retry({ id: leased.id, version: leased.version, holder, patch, entry, announce });
+      this.pending.retry({ id: leased.id, version: leased.version, holder, patch, entry, announce, outbox });
       return { entry, outcome: 'pending' };
     }
   }
@@ -184,7 +192,9 @@ export class RefreshCommits {
       patch.lastRefreshAt = clock.now();
       patch.unansweredRefreshAt = null;
     }
-    const updated = await this.commitWithRetry(held, patch);
+    const updated = await this.commitWithRetry(held, patch, (record) => [
+      connectionAppEvent('connection.refresh_failed', record, integration, clock.now(), { error_code: classification.code, reason: classification.reason }),
+    ]);
     if (!updated) return;
     const ref = connectionRef(updated, integration);
     events.emit('token.refresh_failed', {
@@ -217,6 +227,7 @@ export class RefreshCommits {
       ? `a refresh sent at ${new Date(failure.lostRefreshTokenSince!).toISOString()} got no answer (the process stopped or stalled, or the network failed) and the provider has since refused the refresh token, so it most likely rotated it then`
       : failure.reason;
     const errorCode = lost ? 'refresh_token_lost' : failure.errorCode;
+    const outbox = (record: ConnectionRecord): NewAppEvent[] => [connectionAppEvent('connection.needs_reauth', record, integration, clock.now(), { error_code: errorCode, reason })];
     const updated = await this.commitWithRetry(held, {
       status: 'needs_reauth',
       statusReason: reason,
@@ -226,7 +237,7 @@ export class RefreshCommits {
       lastErrorCode: errorCode,
       lastErrorMessage: lost ? failure.reason : reason,
       updatedAt: clock.now(),
-    });
+    }, outbox);
     if (!updated) return null;
     const ref = connectionRef(updated, integration);
     events.emit('token.refresh_failed', {
@@ -257,13 +268,16 @@ export class RefreshCommits {
     await this.write(id, (db) => releaseLease(db, id, held.holder)).catch(() => undefined);
   }
 
-  /** Failure bookkeeping is retried briefly on storage trouble; losing it only loses a counter. */
-  private async commitWithRetry(held: HeldConnection, patch: ConnectionPatch): Promise<ConnectionRecord | null> {
+  /**
+   * Failure bookkeeping is retried briefly on storage trouble; losing it only loses a counter.
+   * `outbox`: the application events of the failure, written with it if it lands.
+   */
+  private async commitWithRetry(held: HeldConnection, patch: ConnectionPatch, outbox: (updated: ConnectionRecord) => NewAppEvent[]): Promise<ConnectionRecord | null> {
     const { logger } = this.options;
     const id = held.leased.id;
     for (let attempt = 0; ; attempt++) {
       try {
-        const updated = await this.write(id, (db) => updateConnectionFenced(db, id, held.leased.version, patch, held.holder));
+        const updated = await this.write(id, (db) => updateConnectionFenced(db, id, held.leased.version, patch, held.holder), (record) => (record ? outbox(record) : []));
         if (!updated) {
           await this.write(id, (db) => releaseLease(db, id, held.holder)).catch(() => undefined);
           this.options.cache.delete(held.leased.id);

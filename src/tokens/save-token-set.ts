@@ -13,6 +13,7 @@ import {
   type ConnectionRecord,
   type Database,
 } from '../store/index.ts';
+import { connectionAppEvent, reconnectedAppEvents } from './connection-app-events.ts';
 import { METADATA_MAX_BYTES } from './import-connection.ts';
 import { connectionRef, pickMetadata } from './refresh-commits.ts';
 import { freshTokenPatch, nextStoredTokens, type StoredTokens } from './stored-tokens.ts';
@@ -43,6 +44,10 @@ export interface SaveTokenSetInput {
  * creating a duplicate. One connection per (integration, owner, account) is enforced by a
  * unique index: of two saves racing in different processes, the loser's insert fails and it
  * applies its token set to the winner's row instead, as a reconnect.
+ *
+ * Each write is one transaction with the application event it causes (`connection.created`, or
+ * `connection.recovered` for a reconnect of a connection that needed its user); a reconnect is
+ * announced to other processes' caches in it, as it replaces a token set they may hold.
  */
 export async function saveTokenSet(deps: SaveTokenSetDeps, input: SaveTokenSetInput, attempt = 0): Promise<{ record: ConnectionRecord; reconnected: boolean }> {
   const { db, clock, events, tokens: tokenService } = deps;
@@ -71,11 +76,16 @@ export async function saveTokenSet(deps: SaveTokenSetDeps, input: SaveTokenSetIn
     if (input.imported && Buffer.byteLength(JSON.stringify(merged)) > METADATA_MAX_BYTES) {
       throw new TokenkeeperError('invalid_request', 'metadata must be at most 8 KiB of JSON, together with what the connection already has.');
     }
-    const updated = await updateConnectionFenced(db, existing.id, existing.version, {
-      ...tokenFields(existing.id, previous),
-      accountLabel: input.identity?.label ?? existing.accountLabel,
-      metadata: merged,
-    });
+    const updated = await tokenService.writeConnections(
+      [existing.id],
+      (trx) =>
+        updateConnectionFenced(trx, existing.id, existing.version, {
+          ...tokenFields(existing.id, previous),
+          accountLabel: input.identity?.label ?? existing.accountLabel,
+          metadata: merged,
+        }),
+      (record) => (record ? reconnectedAppEvents(record, integration, existing.status, now) : []),
+    );
     if (!updated) {
       // A refresh of the old token set committed at the same moment: re-read and apply again.
       if (attempt >= 3) throw new TokenkeeperError('refresh_in_progress', 'The connection kept changing while it was being reconnected; try again.');
@@ -106,7 +116,11 @@ export async function saveTokenSet(deps: SaveTokenSetDeps, input: SaveTokenSetIn
     createdAt: now,
   };
   try {
-    await insertConnection(db, record);
+    // A new row: no cache anywhere holds it, so nothing is announced (an announcement would only
+    // make other processes' caches refuse a read that raced it).
+    await tokenService.writeConnections([], (trx) => insertConnection(trx, record), () => [
+      connectionAppEvent('connection.created', record, integration, now, { imported: input.imported }),
+    ]);
   } catch (error) {
     // Another process inserted the same account (or the system connection) first.
     if (!isUniqueViolation(error) || attempt >= 3) throw error;

@@ -11,6 +11,7 @@ import {
   type Database,
 } from '../store/index.ts';
 import type { EventBus } from '../events.ts';
+import { connectionAppEvent } from './connection-app-events.ts';
 import type { TokenService } from './token-service.ts';
 
 export interface SystemConnectionDeps {
@@ -89,15 +90,17 @@ async function insertPending(deps: SystemConnectionDeps, integrationId: string):
     createdAt: now,
     updatedAt: now,
   };
+  const view = await deps.integrations.recordById(integrationId);
   try {
-    await insertConnection(deps.db, record);
+    // With its `connection.created` for the application, in one transaction; a new row, so
+    // nothing to announce to other processes' caches.
+    await deps.tokens.writeConnections([], (db) => insertConnection(db, record), () => [connectionAppEvent('connection.created', record, view, now, { imported: false })]);
   } catch (error) {
     // Another caller (here or in another process) inserted it first: use theirs.
     if (!isUniqueViolation(error)) throw error;
     return findSystemConnection(deps.db, integrationId);
   }
   if (deps.events) {
-    const view = await deps.integrations.recordById(integrationId);
     deps.events.emit('connection.created', {
       connectionId: record.id,
       integrationKey: view.record.key,

@@ -14,6 +14,7 @@ import {
   type ConnectionRecord,
   type Database,
   type IntegrationRecord,
+  type Outbox,
 } from '../store/index.ts';
 import { waitAtMost, type BackoffPolicy } from './backoff.ts';
 import { OutboundGuard } from './outbound-guard.ts';
@@ -208,21 +209,11 @@ export class TokenService {
 
   /**
    * Runs a write of connection rows and announces it to the other processes in the same
-   * transaction (PostgreSQL), so their caches drop those rows when it commits.
+   * transaction (PostgreSQL), so their caches drop those rows when it commits. `outbox`: the
+   * application events the write causes, written in its transaction (store/change-feed.ts).
    */
-  writeConnections<T>(ids: string[], write: (db: Database) => Promise<T>): Promise<T> {
-    return this.changes.writeAndNotify(this.options.db, ids.map((id) => ({ kind: 'connection' as const, id })), write);
-  }
-
-  /**
-   * Announces connection rows written already (a reconnect). The message goes out after the
-   * commit rather than with it; should it be lost, other processes' entries still end within
-   * `cacheMaxAgeMs`. Never fails the caller: the write it announces has happened.
-   */
-  async announce(ids: string[]): Promise<void> {
-    await this.writeConnections(ids, async () => undefined).catch((error: unknown) => {
-      this.options.logger.warn('could not announce a connection change to other processes', { connectionIds: ids, error });
-    });
+  writeConnections<T>(ids: string[], write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T> {
+    return this.changes.writeAndNotify(this.options.db, ids.map((id) => ({ kind: 'connection' as const, id })), write, outbox);
   }
 
   // --- public API ---------------------------------------------------------------------------

@@ -89,8 +89,9 @@ export function countdownScript(stateUrl: string): string {
     document.getElementById('connect-form').addEventListener('submit', () => localStorage.setItem('tokenkeeper.owner_id', owner.value.trim()));
   } catch {}
   const url = new URL(location.href);
-  if (['connection_id', 'status', 'error'].some((p) => url.searchParams.has(p))) {
-    for (const p of ['connection_id', 'status', 'error']) url.searchParams.delete(p);
+  const oneShot = ['connection_id', 'status', 'error', 'silenced', 'silence_error'];
+  if (oneShot.some((p) => url.searchParams.has(p))) {
+    for (const p of oneShot) url.searchParams.delete(p);
     history.replaceState(null, '', url.pathname + url.search + url.hash);
   }
 })();`;

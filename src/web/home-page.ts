@@ -1,3 +1,4 @@
+import { ALERTS_STYLE, renderFiringAlerts, renderStuckConnections, type AlertsSectionView } from './alerts-section.ts';
 import { countdownScript, formatRemaining, SOON_MS } from './countdown.ts';
 import { BASE_STYLE, escapeHtml } from './message-page.ts';
 
@@ -30,7 +31,8 @@ export interface Banner {
   code?: string;
 }
 
-export interface HomePageView {
+/** The page: firing alerts and stuck connections (AlertsSectionView), integrations, connections. */
+export interface HomePageView extends AlertsSectionView {
   integrations: IntegrationRow[];
   /** Newest first. */
   connections: ConnectionRow[];
@@ -110,15 +112,17 @@ export function renderHomePage(view: HomePageView): string {
 <meta name="referrer" content="same-origin">
 <link rel="icon" href="data:,">
 <title>Tokenkeeper</title>
-<style>${BASE_STYLE}${PAGE_STYLE}</style></head>
+<style>${BASE_STYLE}${PAGE_STYLE}${ALERTS_STYLE}</style></head>
 <body data-server-now="${new Date(view.nowMs).toISOString()}"><main>
 <header class="top">
 <h1 class="brand">Tokenkeeper</h1>
 <span class="env ${view.env}">${view.env}</span>
 <nav><a href="${basePath}/openapi.json">API (OpenAPI)</a><a href="${basePath}/health">Health</a><a href="${basePath}/metrics">Metrics</a></nav>
 </header>
-<p class="muted">Connected accounts and the state of their tokens. Tokens themselves are never shown here.</p>
+<p class="muted">Operator alerts, connected accounts and the state of their tokens. Tokens themselves are never shown here.</p>
 ${view.banner ? renderBanner(view.banner) : ''}
+${renderFiringAlerts(view)}
+${renderStuckConnections(view)}
 ${renderIntegrations(view)}
 ${renderConnections(view)}
 ${view.devApiKeyPath ? renderDevHint(view) : ''}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isSilenced, severityRank } from '../alerts/index.ts';
 import { errorRegistry, isTokenkeeperError, isTransientError, type ErrorCode } from '../errors.ts';
 import { isId } from '../ids.ts';
 import { integrationStatus } from '../integrations/index.ts';
@@ -12,9 +13,13 @@ import { sendHtmlPage } from './page-headers.ts';
 import { isAllowedPageHost } from './page-host.ts';
 import { isSameOriginPost } from './same-origin.ts';
 import { SignInThrottle } from './sign-in-throttle.ts';
+import { silenceBannerFor, silenceFromForm } from './silence-form.ts';
 
 const DEFAULT_OWNER_ID = 'demo-user';
 const MAX_CONNECTIONS = 500;
+/** Firing alerts and stuck connections listed on the page; the API lists all. */
+const MAX_ALERTS = 200;
+const MAX_STUCK = 200;
 const FORM_LIMIT_BYTES = 4096;
 
 /** Friendlier words than the registry's for outcomes a person sees on this page. */
@@ -26,10 +31,12 @@ const BANNER_MESSAGES: Partial<Record<ErrorCode, string>> = {
 };
 
 /**
- * The first page: `/` lists integrations (each with a Connect button) and connections (status,
- * owner, a live expiry countdown); `POST /ui/connect` starts the connect flow for the owner
- * typed on the page and sends the browser to the connect link; `GET /ui/connections.json`
- * feeds the countdown fresh expiry times. Server-rendered, one small inline script.
+ * The first page: `/` lists firing alerts (each with a Silence button), stuck connections,
+ * integrations (each with a Connect button) and connections (status, owner, a live expiry
+ * countdown); `POST /ui/connect` starts the connect flow for the owner typed on the page and
+ * sends the browser to the connect link; `POST /ui/alerts/silence` silences one alert and comes
+ * back with a banner; `GET /ui/connections.json` feeds the countdown fresh expiry times.
+ * Server-rendered, one small inline script, and every form works without it.
  *
  * Access follows `pageAccess`: open in development, absent in production unless a dashboard
  * password is set (then HTTP Basic, with wrong guesses throttled per address). Either way the
@@ -105,7 +112,27 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
     scope.get('/', async (request, reply) => {
       const query = request.query as Record<string, unknown>;
       const nowMs = tk.clock.now();
-      const [integrations, listed] = await Promise.all([tk.integrations.list(), tk.connections.list({ limit: String(MAX_CONNECTIONS) })]);
+      const [integrations, listed, firing, silences, stuck] = await Promise.all([
+        tk.integrations.list(),
+        tk.connections.list({ limit: String(MAX_CONNECTIONS) }),
+        // The same reads as GET /v1/alerts?state=firing and GET /v1/stuck.
+        tk.alerts.list({ state: 'firing', limit: MAX_ALERTS + 1 }),
+        tk.alerts.activeSilences(),
+        tk.stuck.list(),
+      ]);
+      const alerts = firing
+        .slice(0, MAX_ALERTS)
+        .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.firstSeenAt - b.firstSeenAt || compareText(a.type, b.type) || compareText(a.key, b.key))
+        .map((alert) => ({
+          type: alert.type,
+          key: alert.key,
+          severity: alert.severity,
+          labels: alert.labels,
+          summary: alert.summary,
+          firstSeenAt: alert.firstSeenAt,
+          escalated: alert.escalated,
+          silenced: isSilenced(silences, alert),
+        }));
       const keys = new Map(integrations.map((integration) => [integration.id, integration.key]));
       const connections: ConnectionRow[] = listed.records
         .map((record) => ({
@@ -133,7 +160,11 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
         })),
         connections,
         truncated: listed.next !== null,
-        banner: bannerFor(query, connections.find((c) => c.id === highlightId) ?? null),
+        alerts,
+        alertsTruncated: firing.length > MAX_ALERTS,
+        stuck: stuck.slice(0, MAX_STUCK),
+        stuckTruncated: stuck.length > MAX_STUCK,
+        banner: (await silenceBannerFor(query, tk, firing)) ?? bannerFor(query, connections.find((c) => c.id === highlightId) ?? null),
         highlightId,
         basePath,
         env: tk.config.env,
@@ -161,19 +192,7 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
     });
 
     scope.post('/ui/connect', async (request: FastifyRequest, reply) => {
-      if (!isSameOriginPost(request.headers, publicUrl, request.protocol)) {
-        return sendPage(
-          reply,
-          403,
-          renderMessagePage({
-            title: 'Request refused',
-            message: 'This form can only be sent from the Tokenkeeper page itself (the Origin or Referer header did not match).',
-            code: 'cross_origin_request',
-            ok: false,
-            hint: `Open ${publicUrl}/ and press Connect there.`,
-          }),
-        );
-      }
+      if (!isSameOriginPost(request.headers, publicUrl, request.protocol)) return sendCrossOriginRefused(reply, publicUrl, 'Connect');
       const form = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
       const integration = typeof form.integration === 'string' ? form.integration : '';
       const ownerId = typeof form.owner_id === 'string' ? form.owner_id.trim() : '';
@@ -186,7 +205,31 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
         throw error;
       }
     });
+
+    scope.post('/ui/alerts/silence', async (request: FastifyRequest, reply) => {
+      if (!isSameOriginPost(request.headers, publicUrl, request.protocol)) return sendCrossOriginRefused(reply, publicUrl, 'Silence');
+      const form = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
+      const outcome = await silenceFromForm(tk, form);
+      // 303 back to the page (post/redirect/get), whose banner reads the silence back from storage.
+      const query = 'silenceId' in outcome ? `silenced=${outcome.silenceId}` : `silence_error=${outcome.problem}`;
+      return reply.redirect(`${basePath}/?${query}`, 303);
+    });
   });
+}
+
+/** 403 for a form posted from anywhere but the page itself (see `isSameOriginPost`). */
+function sendCrossOriginRefused(reply: FastifyReply, publicUrl: string, button: string): FastifyReply {
+  return sendPage(
+    reply,
+    403,
+    renderMessagePage({
+      title: 'Request refused',
+      message: 'This form can only be sent from the Tokenkeeper page itself (the Origin or Referer header did not match).',
+      code: 'cross_origin_request',
+      ok: false,
+      hint: `Open ${publicUrl}/ and press ${button} there.`,
+    }),
+  );
 }
 
 /**
@@ -218,6 +261,11 @@ function bannerFor(query: Record<string, unknown>, connection: ConnectionRow | n
     };
   }
   return null;
+}
+
+/** Code-point order, the same on every machine (unlike `localeCompare`). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A stable code for whatever went wrong in a page route (Fastify's body errors included). */

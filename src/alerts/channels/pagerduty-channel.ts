@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AlertChannel, GroupNotification, NotifiedAlert, Severity } from '../channel.ts';
-import { ChannelDeliveryError, isChannelDeliveryError } from './delivery-error.ts';
 import { postToChannel } from './http-post.ts';
+import { sendEach } from './send-each.ts';
 
 export interface PagerDutyChannelOptions {
   /** `TOKENKEEPER_PAGERDUTY_ROUTING_KEY`: the 32-character integration key of an Events API v2 integration. */
@@ -60,28 +60,14 @@ export class PagerDutyChannel implements AlertChannel {
 
   async send(notification: GroupNotification, signal: AbortSignal): Promise<void> {
     const batches = notification.alerts.map((alert) => pagerDutyEvents(notification, alert, this.#options));
-    const failures: ChannelDeliveryError[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length && !signal.aborted) {
-        const events = batches[next++]!;
-        try {
-          for (const event of events) await this.#post(event, signal);
-        } catch (error) {
-          if (!isChannelDeliveryError(error)) throw error;
-          failures.push(error);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batches.length) }, worker));
-    if (signal.aborted && failures.length === 0) throw new ChannelDeliveryError(this.name, 'aborted', 'the send was aborted');
-    if (failures.length === 0) return;
-    const first = failures[0]!;
-    if (batches.length === 1) throw first;
-    throw new ChannelDeliveryError(this.name, first.code, `${failures.length} of ${batches.length} alerts failed; first: ${first.message.slice(`${this.name}: `.length)}`, {
-      status: first.status,
-      retryable: failures.some((failure) => failure.retryable),
-    });
+    await sendEach(
+      this.name,
+      batches,
+      async (events) => {
+        for (const event of events) await this.#post(event, signal);
+      },
+      { signal, concurrency: CONCURRENCY, noun: 'alerts' },
+    );
   }
 
   async #post(event: PagerDutyEvent, signal: AbortSignal): Promise<void> {

@@ -1,7 +1,7 @@
 import type { AlertChannel, GroupNotification, Severity } from '../channel.ts';
-import { ChannelDeliveryError, isChannelDeliveryError } from './delivery-error.ts';
 import { fitGsm7 } from './gsm7.ts';
 import { postToChannel } from './http-post.ts';
+import { sendEach } from './send-each.ts';
 
 export interface SmsChannelOptions {
   /** `TOKENKEEPER_TWILIO_ACCOUNT_SID`, `AC` + 32 hex digits. */
@@ -49,36 +49,24 @@ export class SmsChannel implements AlertChannel {
   async send(notification: GroupNotification, signal: AbortSignal): Promise<void> {
     const body = smsBody(notification);
     const delivered = this.#delivered.get(notification.id) ?? new Set<string>();
-    const failures: ChannelDeliveryError[] = [];
-    for (const to of this.#options.to) {
-      if (delivered.has(to)) continue;
-      try {
-        await postToChannel({
-          channel: this.name,
-          url: this.#endpoint,
-          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#authorization, 'user-agent': 'Tokenkeeper' },
-          body: new URLSearchParams({ To: to, From: this.#options.from, Body: body }).toString(),
-          signal,
-          timeoutMs: this.#options.timeoutMs,
-          secrets: [this.#options.authToken, this.#authorization],
-        });
-        delivered.add(to);
-      } catch (error) {
-        if (!isChannelDeliveryError(error)) throw error;
-        failures.push(error);
-        if (error.code === 'aborted') break;
-      }
+    const pending = this.#options.to.filter((to) => !delivered.has(to));
+    try {
+      await sendEach(this.name, pending, (to) => this.#post(to, body, signal), { signal, noun: 'messages', onSent: (to) => delivered.add(to) });
+    } finally {
+      this.#remember(notification.id, delivered);
     }
-    this.#remember(notification.id, delivered);
-    if (failures.length === 0) return;
-    const first = failures[0]!;
-    if (delivered.size === 0 && failures.length === 1) throw first;
-    throw new ChannelDeliveryError(
-      this.name,
-      first.code,
-      `${failures.length} of ${this.#options.to.length} messages failed; first: ${first.message.slice(`${this.name}: `.length)}`,
-      { status: first.status, retryable: failures.some((failure) => failure.retryable) },
-    );
+  }
+
+  async #post(to: string, body: string, signal: AbortSignal): Promise<void> {
+    await postToChannel({
+      channel: this.name,
+      url: this.#endpoint,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: this.#authorization, 'user-agent': 'Tokenkeeper' },
+      body: new URLSearchParams({ To: to, From: this.#options.from, Body: body }).toString(),
+      signal,
+      timeoutMs: this.#options.timeoutMs,
+      secrets: [this.#options.authToken, this.#authorization],
+    });
   }
 
   #remember(id: string, delivered: Set<string>): void {

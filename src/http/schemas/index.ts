@@ -1,3 +1,4 @@
+import { Alert, Silence } from './alert.ts';
 import { ApiKey, NewApiKey } from './api-key.ts';
 import { ConnectSession } from './connect-session.ts';
 import { Connection } from './connection.ts';
@@ -6,13 +7,30 @@ import { ErrorBody } from './error-body.ts';
 import { Health, Ready } from './health.ts';
 import { Integration } from './integration.ts';
 import { JobReport } from './job-report.ts';
+import { StuckConnection } from './stuck.ts';
 import { OwnerToken, Token } from './token.ts';
+import { NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from './webhook.ts';
 
 /**
  * The route schemas: JSON Schema written with TypeBox, so that Fastify validates requests and
  * serializes answers (fast-json-stringify) from them, TypeScript infers the handlers' types from
  * them, and `@fastify/swagger` writes the OpenAPI document from them. One source.
  */
+export {
+  Alert,
+  AlertList,
+  AlertListQuery,
+  AlertStats,
+  AlertStatsQuery,
+  AlertTestReport,
+  GlobalSilenceCreate,
+  GlobalSilenceRestored,
+  Silence,
+  SilenceCreate,
+  SilenceIdParams,
+  SilenceList,
+  SilenceListQuery,
+} from './alert.ts';
 export { ApiKey, ApiKeyCreate, ApiKeyList, NewApiKey } from './api-key.ts';
 export { ConnectSession, ConnectSessionCreate } from './connect-session.ts';
 export { Connection, ConnectionDeleted, ConnectionImport, ConnectionList, ConnectionListQuery } from './connection.ts';
@@ -26,6 +44,18 @@ export { ref } from './schema-builders.ts';
 export { MinValidity, OwnerToken, OwnerTokenQuery, Token, TokenQuery } from './token.ts';
 export { NoQuery } from './no-query.ts';
 export { OwnerId } from './owner-id.ts';
+export { StuckConnection, StuckConnectionList, StuckConnectionQuery } from './stuck.ts';
+export {
+  NewWebhookEndpoint,
+  WebhookCreate,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookDeliveryParams,
+  WebhookDeliveryQuery,
+  WebhookEndpoint,
+  WebhookEndpointList,
+  WebhookIdParams,
+} from './webhook.ts';
 
 /** The named shapes, registered with `app.addSchema`: `$ref`ed by the routes, `components.schemas` in the OpenAPI document. */
-export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health, Ready];
+export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health, Ready, Alert, Silence, StuckConnection, WebhookEndpoint, NewWebhookEndpoint, WebhookDelivery];
