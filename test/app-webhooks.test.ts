@@ -18,6 +18,7 @@ import { APP_EVENT_TYPES, DEFAULT_APP_EVENT_TYPES, ENVIRONMENT_WEBHOOK_ID, gener
 import { isTokenkeeperError } from '../src/errors.ts';
 import { runCleanup } from '../src/jobs/index.ts';
 import { createTokenkeeper } from '../src/service.ts';
+import { findConnection, updateConnectionFenced } from '../src/store/index.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { testDialects } from './helpers/test-database.ts';
 import { until } from './helpers/waiting.ts';
@@ -276,6 +277,64 @@ for (const dialect of testDialects()) {
       await h.api('DELETE', `/v1/webhooks/${webhook}`);
     });
 
+    test('deleting an integration with its connections (force) is one connection.deleted for each, then integration events stop', async () => {
+      // Its own instance: the sandbox integration goes.
+      const d = await startHarness({ dialect });
+      try {
+        const { id: webhook, receiver } = await endpoint(['connection.deleted'], d);
+        const ids = [await d.connect('webhook-forced-1', 'forced1'), await d.connect('webhook-forced-2', 'forced2')];
+        const system = await d.tk.connections.ensureSystemConnection('sandbox');
+        assert.ok(system);
+        const refused = await d.api('DELETE', '/v1/integrations/sandbox');
+        assert.equal(refused.status, 409);
+        assert.equal(refused.body.error.code, 'integration_in_use');
+        await runJob(d);
+        assert.equal(receiver.received.length, 0, 'a refused delete deletes nothing and says nothing');
+        assert.equal((await d.api('DELETE', '/v1/integrations/sandbox?force=true')).status, 204);
+        await runJob(d);
+        const deleted = receiver.received.map((entry) => entry.body.data.connection.id).sort();
+        assert.deepEqual(deleted, [...ids, system.id].sort(), 'one connection.deleted for each connection, the system one too');
+        for (const entry of receiver.received) {
+          assert.equal(entry.body.type, 'connection.deleted');
+          assert.equal(entry.body.data.connection.integration, 'sandbox');
+        }
+        await assertWellFormed(receiver);
+        await d.api('DELETE', `/v1/webhooks/${webhook}`);
+      } finally {
+        await d.close();
+      }
+    });
+
+    test('a system connection minted again after needs_reauth (the operator changed the integration) is one connection.recovered', async () => {
+      const d = await startHarness({ dialect });
+      try {
+        const { id: webhook, receiver } = await endpoint(['connection.recovered', 'connection.created'], d);
+        const system = (await d.tk.connections.ensureSystemConnection('sandbox'))!;
+        assert.equal(system.status, 'active');
+        await runJob(d);
+        assert.deepEqual(receiver.received.map((entry) => entry.body.type), ['connection.created']);
+        // The state a permanent refusal leaves (the sandbox has no switch for one on client
+        // credentials): needs_reauth, the old token set kept.
+        const row = (await findConnection(d.tk.database.db, system.id))!;
+        assert.ok(await updateConnectionFenced(d.tk.database.db, system.id, row.version, { status: 'needs_reauth', statusReason: 'invalid_scope', updatedAt: d.clock.now() }));
+        d.tk.tokens.forget(system.id);
+        d.clock.advance(1_000);
+        assert.equal((await d.api('PATCH', '/v1/integrations/sandbox', {})).status, 200);
+        d.clock.advance(1_000);
+        const minted = (await d.tk.connections.ensureSystemConnection('sandbox'))!;
+        assert.equal(minted.id, system.id);
+        assert.equal(minted.status, 'active');
+        await runJob(d);
+        const recovered = receiver.received.filter((entry) => entry.body.type === 'connection.recovered');
+        assert.equal(recovered.length, 1, JSON.stringify(receiver.received.map((entry) => entry.body.type)));
+        assert.equal(recovered[0]!.body.data.connection.id, system.id);
+        assert.equal(recovered[0]!.body.data.previous_status, 'needs_reauth');
+        await d.api('DELETE', `/v1/webhooks/${webhook}`);
+      } finally {
+        await d.close();
+      }
+    });
+
     test('deleting a connection is one connection.deleted with the connection as it was', async () => {
       const connectionId = await h.connect('webhook-dora', 'dora');
       const before = (await h.api('GET', `/v1/connections/${connectionId}`)).body;
@@ -371,6 +430,10 @@ for (const dialect of testDialects()) {
         assert.ok(failed.attempts >= 10 && failed.attempts <= 40, `${failed.attempts} attempts over a day`);
         assert.ok(Date.parse(failed.last_attempt_at) - Date.parse(failed.created_at) <= 24 * 3_600_000);
         assert.ok(Date.parse(failed.last_attempt_at) - Date.parse(failed.created_at) >= 12 * 3_600_000, 'retried for most of a day');
+        const metrics = String((await d.api('GET', '/metrics')).body);
+        assert.match(metrics, /^tokenkeeper_webhook_deliveries\{status="failed"\} 1$/m);
+        assert.match(metrics, /^tokenkeeper_webhook_deliveries\{status="delivered"\} 1$/m);
+        assert.match(metrics, /^tokenkeeper_webhook_deliveries\{status="pending"\} 0$/m);
         const attemptsBefore = receiver.received.length;
 
         // Fixed: redelivered by hand, with the same id.

@@ -13,6 +13,7 @@ import {
   findIntegrationByKey,
   findIntegrationUpdatedAt,
   insertIntegration,
+  listConnections,
   listIntegrations,
   localChangeFeed,
   markIntegrationFailing,
@@ -24,6 +25,7 @@ import {
   type Outbox,
 } from '../store/index.ts';
 import { CoherentCache, INTEGRATION_COHERENCE_MS } from './coherent-cache.ts';
+import { connectionAppEvent } from '../tokens/connection-app-events.ts';
 import { integrationToJson } from './integration-json.ts';
 import { validateIntegrationInput, type ValidIntegrationInput } from './integration-input.ts';
 
@@ -267,8 +269,25 @@ export class IntegrationService {
         details: { connections: count },
       });
     }
-    await this.write(current.id, (db) => deleteIntegration(db, current.id));
+    // A forced delete takes the integration's connections with it: the application hears
+    // `connection.deleted` for each (the connection as it was), written in the delete's
+    // transaction like every other event.
+    const removed = await this.write(
+      current.id,
+      async (db) => {
+        const connections = count > 0 ? await listConnections(db, { integrationId: current.id, limit: Number.MAX_SAFE_INTEGER }) : [];
+        await deleteIntegration(db, current.id);
+        return connections;
+      },
+      async (connections) => {
+        const keys = { record: { key: current.key }, provider: { key: current.provider } };
+        return connections.map((connection) => connectionAppEvent('connection.deleted', connection, keys, this.options.clock.now()));
+      },
+    );
     this.invalidate(current.id);
+    for (const connection of removed) {
+      this.options.events.emit('connection.deleted', { connectionId: connection.id, integrationKey: current.key, provider: current.provider, ownerId: connection.ownerId });
+    }
     this.options.events.emit('integration.deleted', { integrationKey: current.key, provider: current.provider });
     return current;
   }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { countAlertNotifications, countFiringAlerts } from '../alerts/index.ts';
 import type { EventBus } from '../events.ts';
 import { STUCK_POLICY, STUCK_STATES, type StuckConnections } from '../health/index.ts';
-import { countConnectionsByStatus, listIntegrations, type Database } from '../store/index.ts';
+import { countConnectionsByStatus, countWebhookDeliveries, listIntegrations, type Database } from '../store/index.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -115,6 +115,17 @@ export function createMetrics(
       const counts = await countAlertNotifications(db);
       this.reset();
       for (const { channel, status, count } of counts) if (status === 'pending') this.set({ channel }, count);
+    },
+  });
+  new Gauge({
+    name: 'tokenkeeper_webhook_deliveries',
+    help: 'Deliveries of events to the application’s webhook endpoints, by status: pending (waiting for a first or next attempt), delivered, failed (given up after 24 h). Delivered ones are pruned after 7 days, failed ones after 30.',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await countWebhookDeliveries(db);
+      this.reset();
+      for (const status of ['pending', 'delivered', 'failed'] as const) this.set({ status }, counts.find((entry) => entry.status === status)?.count ?? 0);
     },
   });
   const stuck = options.stuck;

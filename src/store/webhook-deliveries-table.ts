@@ -211,3 +211,13 @@ export async function deleteOldWebhookDeliveries(db: Database, before: { deliver
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Deliveries by status, for `/metrics` (every instance reads the same shared table). */
+export async function countWebhookDeliveries(db: Database): Promise<{ status: WebhookDeliveriesTable['status']; count: number }[]> {
+  const rows = await db
+    .selectFrom('webhook_deliveries')
+    .select(['status', (eb) => eb.fn.countAll<number | string>().as('count')])
+    .groupBy('status')
+    .execute();
+  return rows.map((row) => ({ status: row.status, count: Number(row.count) }));
+}

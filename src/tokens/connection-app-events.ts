@@ -25,12 +25,13 @@ export function connectionAppEvent(
 }
 
 /**
- * After a stored refresh: `connection.refreshed`, and `connection.recovered` when the connection
- * was `degraded` before it.
+ * After a stored refresh: `connection.refreshed`, and `connection.recovered` when it brought the
+ * connection back from `recoveredFrom` (`degraded`, or `needs_reauth` for a system connection
+ * minted again: refresh-commits.ts `recoveredStatusOf`).
  */
-export function refreshedAppEvents(record: ConnectionRecord, integration: IntegrationKeys, previousStatus: string, now: number): NewAppEvent[] {
+export function refreshedAppEvents(record: ConnectionRecord, integration: IntegrationKeys, recoveredFrom: string | null, now: number): NewAppEvent[] {
   const events = [connectionAppEvent('connection.refreshed', record, integration, now)];
-  if (previousStatus === 'degraded') events.push(connectionAppEvent('connection.recovered', record, integration, now, { previous_status: previousStatus }));
+  if (recoveredFrom !== null) events.push(connectionAppEvent('connection.recovered', record, integration, now, { previous_status: recoveredFrom }));
   return events;
 }
 

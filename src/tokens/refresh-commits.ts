@@ -110,6 +110,7 @@ export class RefreshCommits {
       ...freshTokenPatch({ sealedTokens: sealer.seal(leased.id, tokens), response, scopesWhenOmitted: leased.scopes, issuedAt: sentAt, now: clock.now() }),
       metadata: { ...leased.metadata, ...pickMetadata(integration, response) },
     };
+    const recoveredFrom = recoveredStatusOf(leased);
     const announce = (record: ConnectionRecord): void => {
       const ref = connectionRef(record, integration);
       this.options.events.emit('token.refreshed', {
@@ -119,10 +120,10 @@ export class RefreshCommits {
         expiresAt: response.expiresAt,
         trigger: held.trigger,
       });
-      if (leased.status === 'degraded') this.options.events.emit('connection.recovered', { ...ref, previousStatus: leased.status });
+      if (recoveredFrom !== null) this.options.events.emit('connection.recovered', { ...ref, previousStatus: recoveredFrom });
     };
     // The application hears of it in the commit's transaction (connection.refreshed, .recovered).
-    const outbox = (record: ConnectionRecord): NewAppEvent[] => refreshedAppEvents(record, integration, leased.status, clock.now());
+    const outbox = (record: ConnectionRecord): NewAppEvent[] => refreshedAppEvents(record, integration, recoveredFrom, clock.now());
     try {
       const updated = await this.write(leased.id, (db) => updateConnectionFenced(db, leased.id, leased.version, patch, holder), (record) => (record ? outbox(record) : []));
       if (!updated) return { entry: await this.afterLostFence(held), outcome: 'fenced_out' };
@@ -294,6 +295,18 @@ export class RefreshCommits {
       }
     }
   }
+}
+
+/**
+ * What a successful refresh brings the connection back from, if anything: `degraded`; or, for a
+ * system connection minted again after `needs_reauth` (ensureSystemConnection sets it back to
+ * `pending` once the operator has changed the integration, keeping its old token set, which a
+ * first mint never has), `needs_reauth`.
+ */
+export function recoveredStatusOf(leased: Pick<ConnectionRecord, 'status' | 'kind' | 'tokensSealed'>): string | null {
+  if (leased.status === 'degraded') return 'degraded';
+  if (leased.status === 'pending' && leased.kind === 'system' && leased.tokensSealed !== null) return 'needs_reauth';
+  return null;
 }
 
 export function connectionRef(record: ConnectionRecord, integration: IntegrationView): ConnectionRef {
