@@ -7,63 +7,23 @@
  * plain fetch.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { ManualClock } from '../src/clock.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { KeyRing } from '../src/crypto/index.ts';
-import { createMemoryLogger } from '../src/logger.ts';
-import { startServer, type RunningServer } from '../src/server.ts';
+import type { RunningServer } from '../src/server.ts';
+import { CHROMIUM, launchChromium, NO_CHROMIUM, startPageService } from './helpers/page-service.ts';
 import { completeSandboxLogin } from './helpers/sandbox-login.ts';
 import { testDialects, type TestDialect } from './helpers/test-database.ts';
-import { testStorage, type TestStorage } from './helpers/test-storage.ts';
-import { freePort } from './helpers/waiting.ts';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/lib/chromium/chromium'].find((path) => existsSync(path));
-const NO_CHROMIUM = 'Chromium is not installed (apt-get install chromium); the browser tests need it';
 const SCREENSHOT = '/tmp/tokenkeeper-alerts-page.png';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Label values come from data (owner ids are the embedding app's): the page must show them as text. */
 const HOSTILE_OWNER = '<img src=x onerror="window.pwned=1">';
 
-const temporaryDirs: string[] = [];
-const storages: TestStorage[] = [];
-function temporaryDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  temporaryDirs.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
-  for (const storage of storages) await storage.drop();
-});
 
-async function startService(env: Record<string, string>, dialect: TestDialect, clock: ManualClock): Promise<RunningServer> {
-  const port = await freePort();
-  const storage = await testStorage(dialect);
-  storages.push(storage);
-  const config = loadConfig({
-    env: {
-      ...storage.env,
-      TOKENKEEPER_DATA_DIR: temporaryDir('tokenkeeper-web-alerts-'),
-      TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
-      TOKENKEEPER_PORT: String(port),
-      TOKENKEEPER_HOST: '127.0.0.1',
-      TOKENKEEPER_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      TOKENKEEPER_SANDBOX_PORT: String(port === 65535 ? port - 1 : port + 1),
-      TOKENKEEPER_SWEEP_INTERVAL: '0',
-      ...env,
-    },
-    dotenvPath: false,
-  });
-  return startServer(config, { port, sandboxPort: 0, startScheduler: false, logger: createMemoryLogger(), clock });
-}
+const startService = (env: Record<string, string>, dialect: TestDialect, clock: ManualClock): Promise<RunningServer> => startPageService(env, dialect, { clock });
 
 /** A user connection through the sandbox's real consent flow, without a browser; returns its id. */
 async function connectUser(service: RunningServer, ownerId: string, username: string): Promise<string> {
@@ -94,9 +54,7 @@ function utc(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-function launch(javaScriptEnabled: boolean): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(temporaryDir('tokenkeeper-chromium-'), { executablePath: CHROMIUM!, headless: true, javaScriptEnabled, args: CHROMIUM_ARGS });
-}
+const launch = (javaScriptEnabled: boolean): Promise<BrowserContext> => launchChromium({ javaScriptEnabled });
 
 for (const dialect of testDialects()) {
   describe(`firing alerts and stuck connections on the page, in a browser (${dialect})`, { skip: CHROMIUM ? false : NO_CHROMIUM }, () => {

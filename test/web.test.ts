@@ -5,35 +5,15 @@
  * (production off / Basic auth) and the same-origin guard are checked with plain fetch.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { loadConfig } from '../src/config/index.ts';
-import { KeyRing } from '../src/crypto/index.ts';
-import { createMemoryLogger } from '../src/logger.ts';
-import { startServer, type RunningServer } from '../src/server.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { RunningServer } from '../src/server.ts';
+import { CHROMIUM, launchChromium, NO_CHROMIUM, startPageService } from './helpers/page-service.ts';
 import { testDialects, type TestDialect } from './helpers/test-database.ts';
-import { testStorage, type TestStorage } from './helpers/test-storage.ts';
-import { freePort } from './helpers/waiting.ts';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/lib/chromium/chromium'].find((path) => existsSync(path));
-const NO_CHROMIUM = 'Chromium is not installed (apt-get install chromium); the browser tests need it';
 const SCREENSHOT = '/tmp/tokenkeeper-page.png';
 
-const temporaryDirs: string[] = [];
-const storages: TestStorage[] = [];
-function temporaryDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  temporaryDirs.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
-  for (const storage of storages) await storage.drop();
-});
 
 /** A form POST with a chosen Host header, returning the status. */
 function postWithHost(url: string, host: string, origin: string, body: string): Promise<number> {
@@ -47,27 +27,7 @@ function postWithHost(url: string, host: string, origin: string, body: string): 
   });
 }
 
-async function startService(env: Record<string, string>, dialect: TestDialect): Promise<RunningServer> {
-  const port = await freePort();
-  const storage = await testStorage(dialect);
-  storages.push(storage);
-  const config = loadConfig({
-    env: {
-      ...storage.env,
-      TOKENKEEPER_DATA_DIR: temporaryDir('tokenkeeper-web-'),
-      TOKENKEEPER_ENCRYPTION_KEYS: KeyRing.generateKeySpec('k1'),
-      TOKENKEEPER_PORT: String(port),
-      TOKENKEEPER_HOST: '127.0.0.1',
-      TOKENKEEPER_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      // Only has to differ from TOKENKEEPER_PORT: startServer is told to pick a free one.
-      TOKENKEEPER_SANDBOX_PORT: String(port === 65535 ? port - 1 : port + 1),
-      TOKENKEEPER_SWEEP_INTERVAL: '0',
-      ...env,
-    },
-    dotenvPath: false,
-  });
-  return startServer(config, { port, sandboxPort: 0, startScheduler: false, logger: createMemoryLogger() });
-}
+const startService = (env: Record<string, string>, dialect: TestDialect): Promise<RunningServer> => startPageService(env, dialect);
 
 for (const dialect of testDialects()) {
   describe(`the first page in a browser (development, ${dialect})`, { skip: CHROMIUM ? false : NO_CHROMIUM }, () => {
@@ -77,11 +37,7 @@ for (const dialect of testDialects()) {
 
     before(async () => {
       service = await startService({ TOKENKEEPER_ENV: 'development', TOKENKEEPER_SANDBOX: 'true' }, dialect);
-      context = await chromium.launchPersistentContext(temporaryDir('tokenkeeper-chromium-'), {
-        executablePath: CHROMIUM!,
-        headless: true,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      context = await launchChromium();
       page = context.pages()[0] ?? (await context.newPage());
       page.setDefaultTimeout(20_000);
     });
