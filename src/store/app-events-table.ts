@@ -1,6 +1,6 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Database } from './database.ts';
-import { parseJsonObject, parseJsonStrings } from './json.ts';
+import { parseJsonObject } from './json.ts';
 import type { AppEventsTable } from './schema.ts';
 
 /** One event of the application's webhook outbox. */
@@ -36,15 +36,19 @@ function recordOf(row: Selectable<AppEventsTable>): AppEventRecord {
  * created a moment later. Returns how many were written.
  */
 export async function insertAppEvents(db: Database, events: readonly NewAppEvent[]): Promise<number> {
-  if (events.length === 0) return 0;
-  const subscribed = new Set((await db.selectFrom('app_webhooks').select('events').execute()).flatMap((row) => parseJsonStrings(row.events) ?? []));
-  const wanted = events.filter((event) => subscribed.has(event.type));
-  if (wanted.length === 0) return 0;
-  await db
-    .insertInto('app_events')
-    .values(wanted.map((event) => ({ id: event.id, type: event.type, data: JSON.stringify(event.data), created_at: event.createdAt, dispatched_at: null })))
-    .execute();
-  return wanted.length;
+  let written = 0;
+  // One statement per event, the subscription check inside it: a refresh's commit pays one
+  // round trip for its outbox, not a read and a write. `events` is a JSON array of names, so
+  // the quoted name matches only itself (`_` in a name is a LIKE wildcard, harmless: no two
+  // event names differ by one character there).
+  for (const event of events) {
+    const result = await sql`
+      insert into app_events (id, type, data, created_at, dispatched_at)
+      select ${event.id}, ${event.type}, ${JSON.stringify(event.data)}, ${event.createdAt}, null
+      where exists (select 1 from app_webhooks where events like ${`%"${event.type}"%`})`.execute(db);
+    written += Number(result.numAffectedRows ?? 0n);
+  }
+  return written;
 }
 
 /** Events whose deliveries are not written yet, in the order they were written (a crash may have left some). */
