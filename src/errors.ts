@@ -76,6 +76,19 @@ export const errorRegistry = {
   invalid_provider_response: { status: 502, message: 'The provider answered with something that is not a valid OAuth response.' },
   provider_error: { status: 502, message: 'The provider rejected the request.' },
 
+  // --- proxy (src/proxy/) ---------------------------------------------------------------------
+  proxy_path_invalid: { status: 400, message: "The proxied path must stay under the integration's API base URL: no absolute URL, no `//`, no `..` or encoded traversal, no backslash." },
+  proxy_not_configured: { status: 409, message: 'The integration has no API base URL to proxy to; set settings.apiBaseUrl (required for custom and oidc).' },
+  proxy_rate_limited: { status: 429, message: "The integration's outbound rate limit is exhausted; retry after Retry-After." },
+  proxy_response_too_large: { status: 502, message: "The provider's answer is larger than TOKENKEEPER_PROXY_MAX_RESPONSE_BYTES." },
+  proxy_upstream_unreachable: { status: 502, message: 'The provider could not be reached (connection refused, DNS, TLS or a reset before an answer).' },
+  proxy_timeout: { status: 504, message: 'The provider did not answer within TOKENKEEPER_PROXY_TIMEOUT_MS.' },
+
+  // --- actions (src/actions/) -------------------------------------------------------------------
+  action_not_found: { status: 404, message: "No such action, or the connection's integration does not offer it; GET /v1/actions lists them." },
+  action_disabled: { status: 501, message: 'The action is turned off (TOKENKEEPER_ACTIONS_DISABLED, or actions_enabled false on the integration); nothing was sent.' },
+  provider_rejected: { status: 502, message: "The provider refused the action's request (a 4xx answer, or one that says it failed); details.provider_status and details.provider_error say how." },
+
   // --- server side ---------------------------------------------------------------------------
   storage_unavailable: { status: 503, message: 'Storage is unreachable.' },
   decryption_failed: { status: 500, message: 'A stored secret could not be decrypted with the configured keys.' },
@@ -129,6 +142,10 @@ const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'storage_unavailable',
   'shutting_down',
   'integration_failing',
+  // The proxy's provider did not answer, or answered too much: the provider's trouble, not ours.
+  'proxy_timeout',
+  'proxy_upstream_unreachable',
+  'proxy_response_too_large',
 ]);
 
 export function isTransientError(code: ErrorCode): boolean {

@@ -43,6 +43,13 @@ export interface EventMap {
   'integration.recovered': { integrationKey: string; provider: string };
   /** Discovery (RFC 8414 / OIDC metadata) failed while resolving an integration. */
   'integration.discovery_failed': { integrationKey: string; provider: string; reason: string };
+  /**
+   * A proxied call was answered (src/proxy/): `status` is what the caller got (the provider's
+   * status, or Tokenkeeper's own error status), `durationMs` until that answer's headers.
+   */
+  'proxy.completed': { integrationKey: string; provider: string; method: string; status: number; durationMs: number; attempts: number };
+  /** A proxied call was held back by a rate limit: the provider's 429 (`provider`), or the integration's own outbound limit (`tokenkeeper`). */
+  'proxy.rate_limited': { integrationKey: string; provider: string; source: 'provider' | 'tokenkeeper' };
 }
 
 export type RefreshTrigger = 'request' | 'forced' | 'sweep' | 'idle' | 'system';

@@ -20,6 +20,8 @@ import {
   type ClusterJobTuning,
 } from './jobs/index.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { ProxyService } from './proxy/index.ts';
+import { createActionRegistry, type ActionRegistry } from './actions/index.ts';
 import { databaseOptionsOf, migrateToLatest, openChangeFeed, openDatabase, pendingMigrations, type ChangeFeed, type DatabaseHandle } from './store/index.ts';
 import { ConnectFlow, ConnectionService, DEFAULT_CIRCUIT, OutboundGuard, TokenService, subscribeEventLog } from './tokens/index.ts';
 
@@ -62,6 +64,13 @@ export interface Tokenkeeper {
   tokens: TokenService;
   connections: ConnectionService;
   connect: ConnectFlow;
+  /**
+   * The authenticated proxy to provider APIs: `proxy.fetch(connectionId, path, init)` sends a call
+   * with the connection's token and answers a standard Response (docs/proxy.md).
+   */
+  proxy: ProxyService;
+  /** The actions available (built-ins and TOKENKEEPER_ACTIONS_DIR modules), with the kill switch by name (docs/actions.md). */
+  actions: ActionRegistry;
   /** Operator alerts: raise, resolve, list, silences. */
   alerts: AlertService;
   /** The notification policy engine; its `step` is the `notify` job. */
@@ -95,6 +104,9 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  // Action modules (TOKENKEEPER_ACTIONS_DIR) are loaded and checked before anything is opened:
+  // a broken one stops start-up with every problem named, and no state is touched.
+  const actions = await createActionRegistry(config);
   const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger, developmentKeyWarning: options.developmentKeyWarning });
   const database = await openDatabase(databaseOptionsOf(config));
   // The invalidation channel connects while the migrations are checked.
@@ -125,7 +137,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     events,
     logger,
     circuit: options.tokenTuning?.circuit ?? DEFAULT_CIRCUIT,
-    ...(database.dialect === 'postgres' ? { shared: { db, slotTtlMs: Math.max(config.refreshTimeoutMs, 15_000) + 5_000 } } : {}),
+    // A proxied call holds its slot while the provider answers (up to the proxy timeout per silence).
+    ...(database.dialect === 'postgres' ? { shared: { db, slotTtlMs: Math.max(config.refreshTimeoutMs, 15_000, config.proxy.timeoutMs) + 5_000 } } : {}),
   });
   const integrations: IntegrationService = new IntegrationService({
     db,
@@ -155,6 +168,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     ...options.tokenTuning,
   });
   const connections = new ConnectionService({ db, clock, events, logger, integrations, tokens });
+  const proxy = new ProxyService({ tokens, connections, integrations, guard, events, clock, config: config.proxy });
   const connect = new ConnectFlow({
     db,
     keyRing,
@@ -272,6 +286,8 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
     tokens,
     connections,
     connect,
+    proxy,
+    actions,
     alerts,
     notifier,
     webhooks,
@@ -306,6 +322,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
       await jobQueue?.stop(config.leaseMs + 5_000);
       const lost = await draining;
       if (lost > 0) logger.error('closed with refreshed token sets that could not be stored', { count: lost });
+      proxy.close();
       // Permits given back to shared limits are written before the database closes.
       await guard.settled();
       await events.settled();

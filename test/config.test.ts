@@ -83,6 +83,8 @@ test('development defaults', () => {
     },
     alertChannels: { timeoutMs: 10000, console: { minSeverity: 'LOW' }, webhook: null, slack: null, email: null, sms: null, pagerduty: null },
     appWebhooks: { endpoint: null, timeoutMs: 10000 },
+    proxy: { timeoutMs: 30000, maxResponseBytes: 52428800, maxRetries: 2, maxRetryWaitSeconds: 10 },
+    actions: { dir: null, disabled: [] },
     stuck: { connectSessionAfterSeconds: 1800, degradedAfterSeconds: 3600, needsReauthAfterSeconds: 86400 },
   });
 });
@@ -166,6 +168,13 @@ test('every variable is parsed', () => {
       TOKENKEEPER_APP_WEBHOOK_URL: 'https://app.example.com/hooks/tokenkeeper',
       TOKENKEEPER_APP_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 2).toString('base64')}`,
       TOKENKEEPER_APP_WEBHOOK_TIMEOUT_MS: '4000',
+      TOKENKEEPER_PROXY_TIMEOUT_MS: '15000',
+      TOKENKEEPER_PROXY_MAX_RESPONSE_BYTES: '1048576',
+      TOKENKEEPER_PROXY_MAX_RETRIES: '0',
+      TOKENKEEPER_PROXY_MAX_RETRY_WAIT: '1m',
+      // The actions variables in detail: test/actions-registry.test.ts.
+      TOKENKEEPER_ACTIONS_DIR: '.',
+      TOKENKEEPER_ACTIONS_DISABLED: 'google.gmail.send,slack.chat.post_message',
       TOKENKEEPER_STUCK_CONNECT_SESSION_AFTER: '45m',
       TOKENKEEPER_STUCK_DEGRADED_AFTER: '2h',
       TOKENKEEPER_STUCK_NEEDS_REAUTH_AFTER: '3d',
@@ -220,6 +229,8 @@ test('every variable is parsed', () => {
       pagerduty: { routingKey: 'c'.repeat(32), apiUrl: 'https://events.eu.pagerduty.com', minSeverity: 'MEDIUM' },
     },
     appWebhooks: { endpoint: { url: 'https://app.example.com/hooks/tokenkeeper', secret: `whsec_${Buffer.alloc(32, 2).toString('base64')}` }, timeoutMs: 4000 },
+    proxy: { timeoutMs: 15000, maxResponseBytes: 1048576, maxRetries: 0, maxRetryWaitSeconds: 60 },
+    actions: { dir: cwd, disabled: ['google.gmail.send', 'slack.chat.post_message'] },
     stuck: { connectSessionAfterSeconds: 2700, degradedAfterSeconds: 7200, needsReauthAfterSeconds: 259200 },
   });
 });

@@ -204,8 +204,9 @@ describe('outbound limits are shared by every instance on PostgreSQL', { skip: !
     assert.equal(response.body.error.code, 'provider_unavailable');
     assert.equal(h.sandbox.stats().tokenRequests, 0, 'the slot C holds is still the one slot');
 
-    // The slot lapses a bit after the longest guarded call (20 s with the default timeouts).
-    h.clock.advance(20_000);
+    // The slot lapses a bit after the longest guarded call: a proxied call, 30 s by default
+    // (TOKENKEEPER_PROXY_TIMEOUT_MS), plus 5 s.
+    h.clock.advance(35_000);
     const ok = await h.api('POST', `/v1/connections/${ids[3]}/refresh`);
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(h.sandbox.stats().byGrantType.refresh_token, 1);

@@ -1,6 +1,8 @@
+import type { ActionsConfig } from './actions-config.ts';
 import type { AlertChannelsConfig } from './alert-channels-config.ts';
 import type { AlertRulesConfig } from './alert-rules-config.ts';
 import type { AppWebhooksConfig } from './app-webhook-config.ts';
+import type { ProxyConfig } from './proxy-config.ts';
 
 /**
  * Tokenkeeper's configuration, read once at start-up from the environment (and an optional
@@ -188,6 +190,18 @@ export interface Config {
    * See `app-webhook-config.ts` and docs/webhooks.md.
    */
   appWebhooks: AppWebhooksConfig;
+
+  /**
+   * Actions on provider APIs: `TOKENKEEPER_ACTIONS_DIR` (operators' own action modules) and
+   * `TOKENKEEPER_ACTIONS_DISABLED` (names switched off). See `actions-config.ts` and docs/actions.md.
+   */
+  actions: ActionsConfig;
+
+  /**
+   * The proxy to provider APIs: `TOKENKEEPER_PROXY_TIMEOUT_MS`, `TOKENKEEPER_PROXY_MAX_RESPONSE_BYTES`,
+   * `TOKENKEEPER_PROXY_MAX_RETRIES`, `TOKENKEEPER_PROXY_MAX_RETRY_WAIT`. See `proxy-config.ts` and docs/proxy.md.
+   */
+  proxy: ProxyConfig;
 
   /**
    * Stuck-connection detection (docs/alerts.md), in seconds: a connect session started and never

@@ -10,3 +10,5 @@ export { configVariables, type ConfigVariable } from './config-variables.ts';
 export type { AlertChannelsConfig, AlertSeverity } from './alert-channels-config.ts';
 export type { AlertRulesConfig } from './alert-rules-config.ts';
 export type { AppWebhooksConfig } from './app-webhook-config.ts';
+export { ACTION_NAME_PATTERN, type ActionsConfig } from './actions-config.ts';
+export type { ProxyConfig } from './proxy-config.ts';

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GENERATE_KEY_HINT, KeyRing } from '../crypto/index.ts';
+import { readActionsConfig } from './actions-config.ts';
 import { readAlertChannels } from './alert-channels-config.ts';
 import { readAlertRules } from './alert-rules-config.ts';
 import { readAppWebhooks } from './app-webhook-config.ts';
+import { readProxyConfig } from './proxy-config.ts';
 import type { Config } from './config.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { configVariables, VARIABLE_PREFIX } from './config-variables.ts';
@@ -130,6 +132,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   };
   const alertChannels = readAlertChannels(read, production);
   const appWebhooks = readAppWebhooks(read);
+  const actions = readActionsConfig(read, cwd);
+  const proxy = readProxyConfig(read);
   const alertRules = readAlertRules(read, sweepIntervalSeconds);
   const stuck = {
     connectSessionAfterSeconds: read.duration('TOKENKEEPER_STUCK_CONNECT_SESSION_AFTER', 1_800, { min: 60, max: 30 * 86_400 }),
@@ -181,6 +185,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     alertRules,
     alertChannels,
     appWebhooks,
+    actions,
+    proxy,
     stuck,
   });
 }

@@ -11,6 +11,7 @@ import { requireApiKey } from './auth.ts';
 import { errorHandler, sendError } from './error-mapper.ts';
 import { RouteMethods } from './method-not-allowed.ts';
 import { registerOpenApi } from './openapi.ts';
+import { registerProxyRoutes } from './proxy-routes.ts';
 import { registerPublicRoutes, VERSION } from './public-routes.ts';
 import { answerFrameworkError, registerRequestLogging, requestLoggingOptions } from './request-logging.ts';
 import { LazySchemaCompilers } from './lazy-schema-compilers.ts';
@@ -97,6 +98,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
     registerApiKeyRoutes(scope, tk, apiKeys);
     registerWebhookRoutes(scope, tk);
     registerAlertRoutes(scope, tk);
+    registerProxyRoutes(scope, tk);
   });
   registerPages(app, tk);
   options.extend?.(app);

@@ -128,6 +128,26 @@ export function createMetrics(
       for (const status of ['pending', 'delivered', 'failed'] as const) this.set({ status }, counts.find((entry) => entry.status === status)?.count ?? 0);
     },
   });
+  // The proxy to provider APIs (src/proxy/): the method label is one of the seven methods it answers.
+  const proxyRequests = new Counter({
+    name: 'tokenkeeper_proxy_requests_total',
+    help: 'Proxied calls by integration, method and the status class of the answer the caller got (2xx, 3xx, 4xx, 5xx).',
+    labelNames: ['integration', 'method', 'status_class'],
+    registers: [registry],
+  });
+  const proxyLatency = new Histogram({
+    name: 'tokenkeeper_proxy_duration_seconds',
+    help: "Time from a proxied call's arrival to its answer's headers (token, rate limiter, retries and the provider included), by integration.",
+    labelNames: ['integration'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const proxyRateLimited = new Counter({
+    name: 'tokenkeeper_proxy_rate_limited_total',
+    help: "Proxied calls held back by a rate limit, by integration and source: the provider's 429 (provider) or the integration's own outbound limit (tokenkeeper).",
+    labelNames: ['integration', 'source'],
+    registers: [registry],
+  });
   const stuck = options.stuck;
   if (stuck) {
     new Gauge({
@@ -158,6 +178,13 @@ export function createMetrics(
     }),
     events.on('integration.discovery_failed', ({ integrationKey, provider }) => {
       discoveryFailures.inc({ integration: integrationKey, provider });
+    }),
+    events.on('proxy.completed', ({ integrationKey, method, status, durationMs }) => {
+      proxyRequests.inc({ integration: integrationKey, method, status_class: `${Math.floor(status / 100)}xx` });
+      proxyLatency.observe({ integration: integrationKey }, durationMs / 1000);
+    }),
+    events.on('proxy.rate_limited', ({ integrationKey, source }) => {
+      proxyRateLimited.inc({ integration: integrationKey, source });
     }),
   ];
 

@@ -15,6 +15,7 @@ export const discord: ProviderEntry = {
   tokenEndpoint: 'https://discord.com/api/oauth2/token',
   revocationEndpoint: 'https://discord.com/api/oauth2/token/revoke',
   userinfoEndpoint: 'https://discord.com/api/users/@me',
+  apiBaseUrl: 'https://discord.com/api',
   defaultScopes: ['identify', 'email'],
   scopeSeparator: ' ',
   authorizationParams: {},

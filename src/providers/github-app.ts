@@ -17,6 +17,7 @@ export const githubApp: ProviderEntry = {
   authorizationEndpoint: 'https://github.com/login/oauth/authorize',
   tokenEndpoint: 'https://github.com/login/oauth/access_token',
   userinfoEndpoint: 'https://api.github.com/user',
+  apiBaseUrl: 'https://api.github.com',
   defaultScopes: [],
   scopeSeparator: ' ',
   authorizationParams: {},

@@ -35,6 +35,7 @@ export const github: ProviderEntry = {
   authorizationEndpoint: 'https://github.com/login/oauth/authorize',
   tokenEndpoint: 'https://github.com/login/oauth/access_token',
   userinfoEndpoint: 'https://api.github.com/user',
+  apiBaseUrl: 'https://api.github.com',
   defaultScopes: ['read:user', 'user:email'],
   scopeSeparator: ' ',
   authorizationParams: {},

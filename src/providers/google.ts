@@ -19,6 +19,7 @@ export const google: ProviderEntry = {
   tokenEndpoint: 'https://oauth2.googleapis.com/token',
   revocationEndpoint: 'https://oauth2.googleapis.com/revoke',
   userinfoEndpoint: 'https://openidconnect.googleapis.com/v1/userinfo',
+  apiBaseUrl: 'https://www.googleapis.com',
   defaultScopes: ['openid', 'email', 'profile'],
   scopeSeparator: ' ',
   authorizationParams: { access_type: 'offline', prompt: 'consent' },

@@ -16,6 +16,7 @@ export const linkedin: ProviderEntry = {
   tokenEndpoint: 'https://www.linkedin.com/oauth/v2/accessToken',
   revocationEndpoint: 'https://www.linkedin.com/oauth/v2/revoke',
   userinfoEndpoint: 'https://api.linkedin.com/v2/userinfo',
+  apiBaseUrl: 'https://api.linkedin.com',
   defaultScopes: ['openid', 'profile', 'email'],
   scopeSeparator: ' ',
   authorizationParams: {},

@@ -19,6 +19,7 @@ export const microsoft: ProviderEntry = {
   authorizationEndpoint: 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize',
   tokenEndpoint: 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token',
   userinfoEndpoint: 'https://graph.microsoft.com/oidc/userinfo',
+  apiBaseUrl: 'https://graph.microsoft.com',
   defaultScopes: ['openid', 'profile', 'email', 'offline_access'],
   scopeSeparator: ' ',
   authorizationParams: {},

@@ -19,6 +19,8 @@ export const salesforce: ProviderEntry = {
   tokenEndpoint: 'https://login.salesforce.com/services/oauth2/token',
   revocationEndpoint: 'https://login.salesforce.com/services/oauth2/revoke',
   userinfoEndpoint: 'https://login.salesforce.com/services/oauth2/userinfo',
+  // API calls go to the org's own instance (`https://<my domain>.my.salesforce.com`), never to login.salesforce.com.
+  apiBaseUrl: '{metadata.instance_url}',
   defaultScopes: ['api', 'refresh_token', 'openid'],
   scopeSeparator: ' ',
   authorizationParams: {},

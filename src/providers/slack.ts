@@ -17,6 +17,7 @@ export const slack: ProviderEntry = {
   discovery: false,
   authorizationEndpoint: 'https://slack.com/oauth/v2/authorize',
   tokenEndpoint: 'https://slack.com/api/oauth.v2.access',
+  apiBaseUrl: 'https://slack.com/api',
   defaultScopes: [],
   scopeSeparator: ',',
   authorizationParams: {},

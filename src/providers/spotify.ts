@@ -14,6 +14,7 @@ export const spotify: ProviderEntry = {
   authorizationEndpoint: 'https://accounts.spotify.com/authorize',
   tokenEndpoint: 'https://accounts.spotify.com/api/token',
   userinfoEndpoint: 'https://api.spotify.com/v1/me',
+  apiBaseUrl: 'https://api.spotify.com',
   defaultScopes: ['user-read-email', 'user-read-private'],
   scopeSeparator: ' ',
   authorizationParams: {},

@@ -26,6 +26,14 @@ export interface ProviderEntry {
   tokenEndpoint?: string;
   revocationEndpoint?: string;
   userinfoEndpoint?: string;
+  /**
+   * Base URL of the provider's API, where the proxy (`/v1/proxy/:connection_id/<path>`, src/proxy/)
+   * sends requests with the connection's token: `https://www.googleapis.com`, `https://slack.com/api`.
+   * `{settings.<name>}` and `{metadata.<name>}` stand for an integration setting or a field of the
+   * connection's metadata (Salesforce: `{metadata.instance_url}`, from the token response). Absent
+   * when it cannot be known (`custom`, `oidc`); `settings.apiBaseUrl` overrides it for every provider.
+   */
+  apiBaseUrl?: string;
   /** Used when an integration configures no scopes. */
   defaultScopes: string[];
   /** How scopes are joined in the authorization request (RFC 6749 §3.3 says space; some use commas). */
@@ -103,6 +111,12 @@ export interface IntegrationSettings {
   userinfoEndpoint?: string;
   /** Microsoft: tenant id, domain, or 'common' (default), 'organizations', 'consumers'. */
   tenant?: string;
+  /**
+   * Base URL of the provider's API for the proxy (https, or http on a loopback host; no query,
+   * fragment or credentials). Required to proxy through `custom` and `oidc`; overrides the
+   * catalog's for the others (e.g. a GitHub Enterprise Server `https://ghe.example.com/api/v3`).
+   */
+  apiBaseUrl?: string;
   authorizationParams?: Record<string, string>;
   scopeSeparator?: ' ' | ',';
   clientAuth?: 'client_secret_basic' | 'client_secret_post';

@@ -7,7 +7,7 @@ import type { IntegrationSettings } from './types.ts';
 
 const ENDPOINT_FIELDS = ['issuer', 'authorizationEndpoint', 'tokenEndpoint', 'revocationEndpoint', 'userinfoEndpoint'] as const;
 const KNOWN_FIELDS = new Set<string>([
-  ...ENDPOINT_FIELDS, 'tenant', 'authorizationParams', 'scopeSeparator', 'clientAuth', 'pkce', 'defaultAccessTokenLifetimeSeconds', 'refreshTokenMaxIdleDays', 'rateLimit',
+  ...ENDPOINT_FIELDS, 'apiBaseUrl', 'tenant', 'authorizationParams', 'scopeSeparator', 'clientAuth', 'pkce', 'defaultAccessTokenLifetimeSeconds', 'refreshTokenMaxIdleDays', 'rateLimit',
 ]);
 
 /**
@@ -62,6 +62,12 @@ export function validateIntegrationSettings(providerKey: string, settings: unkno
       continue;
     }
     out[field] = value;
+  }
+
+  if (input.apiBaseUrl !== undefined) {
+    const problem = apiBaseUrlProblem(input.apiBaseUrl);
+    if (problem) problems.push(`apiBaseUrl ${problem}`);
+    else out.apiBaseUrl = input.apiBaseUrl as string;
   }
 
   if (input.tenant !== undefined) {
@@ -126,4 +132,17 @@ export function validateIntegrationSettings(providerKey: string, settings: unkno
   }
 
   return problems.length > 0 ? { ok: false, problems } : { ok: true, settings: out };
+}
+
+/**
+ * What is wrong with an API base URL for the proxy, or null. The proxy appends only a path to it
+ * (src/proxy/target-url.ts), so a query or fragment would be glued to the caller's path, and
+ * credentials in it would be sent with every call: all refused, like plain http off loopback.
+ */
+export function apiBaseUrlProblem(value: unknown): string | null {
+  if (typeof value !== 'string' || !isAllowedEndpointUrl(value)) return 'must be an absolute https URL (http only for localhost/127.0.0.1/::1)';
+  const url = new URL(value);
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) return 'must not have a query or a fragment';
+  if (url.username || url.password) return 'must not carry credentials';
+  return null;
 }

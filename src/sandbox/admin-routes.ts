@@ -11,6 +11,7 @@ export interface SandboxControls {
   setFaults(partial: Partial<SandboxFaults>): void;
   resetFaults(): void;
   revokeGrants(accountId?: string): Promise<number>;
+  expireAccessTokens(accountId?: string): Promise<number>;
   mintGrants(options: MintGrantsOptions): Promise<MintedGrant[]>;
   stats(): SandboxStats;
   resetStats(): void;
@@ -19,7 +20,8 @@ export interface SandboxControls {
 const JSON_LIMIT_BYTES = 16 * 1024;
 
 /**
- * `/_sandbox/*`: the fault switches, grant revocation, bulk grants (`POST /_sandbox/grants` with
+ * `/_sandbox/*`: the fault switches, grant revocation, access tokens expired early
+ * (`POST /_sandbox/expire-access-tokens`, optionally `{"account_id": …}`), bulk grants (`POST /_sandbox/grants` with
  * `{"count": N, "account_prefix": "load-"}`) and stats over HTTP, for tests, demos and load tests
  * that drive a sandbox running in another process (`tokenkeeper sandbox`).
  *
@@ -66,6 +68,15 @@ export function createAdminRoutes(controls: SandboxControls) {
             return;
           }
           sendJson(res, 200, { revoked: await controls.revokeGrants(body.account_id) });
+          return;
+        }
+        case 'POST /_sandbox/expire-access-tokens': {
+          const body = (await readJson(req)) as { account_id?: unknown };
+          if (body.account_id !== undefined && (typeof body.account_id !== 'string' || body.account_id === '')) {
+            sendError(res, 400, 'invalid_request', 'account_id must be a non-empty string when given.');
+            return;
+          }
+          sendJson(res, 200, { expired: await controls.expireAccessTokens(body.account_id) });
           return;
         }
         case 'POST /_sandbox/grants': {

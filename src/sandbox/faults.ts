@@ -1,9 +1,10 @@
 import { TokenkeeperError } from '../errors.ts';
 
 /**
- * Switches that make the sandbox's token endpoint (POST /token) misbehave the way real
- * providers do, so Tokenkeeper's retry, classification and cooldown logic can be exercised
- * against a real server. They apply to the token endpoint only; every other route is honest.
+ * Switches that make the sandbox misbehave the way real providers do, so Tokenkeeper's retry,
+ * classification and cooldown logic can be exercised against a real server. Most apply to the
+ * token endpoint (POST /token); the `api…` ones to the demo API (`/api/*`), for the proxy's
+ * refresh-and-retry and rate-limit handling. Every other route is honest.
  */
 export interface SandboxFaults {
   /** Milliseconds added before the token endpoint answers (also before a faulty answer). */
@@ -14,7 +15,7 @@ export interface SandboxFaults {
   errorRate429: number;
   /** The 5xx status used by `errorRate5xx` and `next5xxCount` (500..599, default 503). */
   status5xx: number;
-  /** Value of `Retry-After` (seconds, RFC 9110 §10.2.3) on 429 and 5xx answers. */
+  /** Value of `Retry-After` (seconds, RFC 9110 §10.2.3) on 429 and 5xx answers, the demo API's included. */
   retryAfterSeconds: number;
   /**
    * The next N token requests are answered 5xx, then the switch turns itself off: a
@@ -42,6 +43,15 @@ export interface SandboxFaults {
    * null: no limit.
    */
   rateLimitPerSecond: number | null;
+  /**
+   * The next N demo API requests are answered 401 `invalid_token` whatever their token, as a
+   * provider does with a token it stopped honouring early: a client must refresh and retry.
+   */
+  apiNext401Count: number;
+  /** The next N demo API requests are answered 429 with `Retry-After` (RFC 6585 §4). */
+  apiNext429Count: number;
+  /** The next N demo API requests are answered `status5xx` with `Retry-After`. */
+  apiNext5xxCount: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<SandboxFaults> = Object.freeze({
@@ -56,6 +66,9 @@ export const DEFAULT_FAULTS: Readonly<SandboxFaults> = Object.freeze({
   omitExpiresIn: false,
   expiresInValue: null,
   rateLimitPerSecond: null,
+  apiNext401Count: 0,
+  apiNext429Count: 0,
+  apiNext5xxCount: 0,
 });
 
 type Check = (value: unknown) => boolean;
@@ -73,6 +86,9 @@ const CHECKS: Record<keyof SandboxFaults, [Check, string]> = {
   omitExpiresIn: [(value) => typeof value === 'boolean', 'true or false'],
   expiresInValue: [(value) => value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)), 'a number, a string or null'],
   rateLimitPerSecond: [(value) => value === null || (Number.isSafeInteger(value) && (value as number) >= 1), 'a positive integer or null'],
+  apiNext401Count: [nonNegativeInteger, 'a non-negative integer'],
+  apiNext429Count: [nonNegativeInteger, 'a non-negative integer'],
+  apiNext5xxCount: [nonNegativeInteger, 'a non-negative integer'],
 };
 
 /**
@@ -123,5 +139,29 @@ export function decideFault(faults: SandboxFaults, random: () => number): FaultD
     if (draw < faults.errorRate429 + faults.errorRate5xx) return { kind: 'unavailable', status: faults.status5xx, retryAfterSeconds };
   }
   if (faults.garbage) return { kind: 'garbage' };
+  return { kind: 'pass' };
+}
+
+/** What the demo API does with one request, decided before its token is looked at. */
+export type ApiFaultDecision =
+  | { kind: 'pass' }
+  | { kind: 'unauthorized' }
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  | { kind: 'unavailable'; status: number; retryAfterSeconds: number };
+
+/** Decides one demo API request's fate and consumes the `apiNext…Count` that applies. */
+export function decideApiFault(faults: SandboxFaults): ApiFaultDecision {
+  if (faults.apiNext401Count > 0) {
+    faults.apiNext401Count -= 1;
+    return { kind: 'unauthorized' };
+  }
+  if (faults.apiNext429Count > 0) {
+    faults.apiNext429Count -= 1;
+    return { kind: 'rate_limited', retryAfterSeconds: faults.retryAfterSeconds };
+  }
+  if (faults.apiNext5xxCount > 0) {
+    faults.apiNext5xxCount -= 1;
+    return { kind: 'unavailable', status: faults.status5xx, retryAfterSeconds: faults.retryAfterSeconds };
+  }
   return { kind: 'pass' };
 }

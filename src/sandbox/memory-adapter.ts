@@ -193,6 +193,22 @@ export class SandboxStore {
     return grantIds.length;
   }
 
+  /**
+   * Deletes every access token issued so far (client-credentials tokens too, when no account is
+   * named), or one account's, leaving grants and refresh tokens alone: the demo API then refuses
+   * them as a provider refuses a token it stopped honouring before its expiry, and a refresh works.
+   */
+  dropAccessTokens(accountId?: string): number {
+    const keys: string[] = [];
+    for (const [key, entry] of this.#entries) {
+      const model = modelOf(key);
+      if (model === 'AccessToken' && (accountId === undefined || entry.payload.accountId === accountId)) keys.push(key);
+      else if (model === 'ClientCredentials' && accountId === undefined) keys.push(key);
+    }
+    for (const key of keys) this.delete(key);
+    return keys.length;
+  }
+
   #prune(): void {
     const now = Date.now();
     for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.delete(key);

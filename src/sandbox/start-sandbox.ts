@@ -60,6 +60,12 @@ export interface SandboxServer {
   faults(): SandboxFaults;
   /** Revokes every grant, or one account's; later refreshes get `invalid_grant`. Returns the count. */
   revokeGrants(accountId?: string): Promise<number>;
+  /**
+   * Makes every access token issued so far (or one account's) unknown to the demo API, which then
+   * answers 401 `invalid_token`, while grants and refresh tokens keep working: a refresh mends it.
+   * Returns how many tokens were dropped.
+   */
+  expireAccessTokens(accountId?: string): Promise<number>;
   /** Grants with a refresh token each, as if that many accounts had signed in (bulk-grants.ts). */
   mintGrants(options: MintGrantsOptions): Promise<MintedGrant[]>;
   /** Registers a client at run time, replacing one with the same id. */
@@ -162,6 +168,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       logger.info('sandbox grants revoked', { account_id: accountId ?? '(all)', revoked });
       return revoked;
     },
+    expireAccessTokens: async (accountId?: string): Promise<number> => {
+      const dropped = store.dropAccessTokens(accountId);
+      logger.info('sandbox access tokens expired', { account_id: accountId ?? '(all)', dropped });
+      return dropped;
+    },
     mintGrants: async (options: MintGrantsOptions): Promise<MintedGrant[]> => {
       const minted = await mintGrants(provider, options);
       logger.info('sandbox grants minted', { count: minted.length });
@@ -176,13 +187,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   // `faults` is handed out live (not copied) so that `next…Count` switches count down.
   const tokenEndpoint = createTokenEndpoint({ faults: () => faults, stats, random, signal: lifetime.signal, provider: providerCallback });
   const interactions = createInteractionRoutes(provider);
-  const demoApi = createDemoApi(provider);
+  const demoApi = createDemoApi(provider, { faults: () => faults });
   const admin = createAdminRoutes(controls);
 
   handler = async (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/token' && req.method === 'POST') return tokenEndpoint(req, res);
-    if (path === '/api/me') return demoApi(req, res);
+    if (path.startsWith('/api/')) return demoApi(req, res);
     if (path.startsWith('/_sandbox/')) return admin(req, res, path);
     if (path.startsWith('/interaction/')) return interactions(req, res, path);
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -1,0 +1,2 @@
+export { buildMimeMessage, type MailMessage } from './mime-message.ts';
+export type { MailAddress } from './header-fields.ts';
