@@ -45,32 +45,32 @@ export type NewAlertNotification = Pick<
   'id' | 'notificationId' | 'groupKey' | 'channel' | 'kind' | 'severity' | 'alertCount' | 'payload' | 'status' | 'createdAt'
 >;
 
+/** The row of a new notification: not attempted yet, due at its creation (`attempts` 0). */
+function newRow(row: NewAlertNotification) {
+  return {
+    id: row.id,
+    notification_id: row.notificationId,
+    group_key: row.groupKey,
+    channel: row.channel,
+    kind: row.kind,
+    severity: row.severity,
+    alert_count: row.alertCount,
+    payload: row.payload,
+    status: row.status,
+    attempts: 0,
+    next_attempt_at: row.createdAt,
+    claim_until: null,
+    created_at: row.createdAt,
+    sent_at: null as number | null,
+    fallback_at: null,
+    error: null as string | null,
+  };
+}
+
 /** Writes notifications to the outbox (`pending`, due now) or the log (`silenced`, never sent). */
 export async function insertAlertNotifications(db: Database, rows: NewAlertNotification[]): Promise<void> {
   if (rows.length === 0) return;
-  await db
-    .insertInto('alert_notifications')
-    .values(
-      rows.map((row) => ({
-        id: row.id,
-        notification_id: row.notificationId,
-        group_key: row.groupKey,
-        channel: row.channel,
-        kind: row.kind,
-        severity: row.severity,
-        alert_count: row.alertCount,
-        payload: row.payload,
-        status: row.status,
-        attempts: 0,
-        next_attempt_at: row.createdAt,
-        claim_until: null,
-        created_at: row.createdAt,
-        sent_at: null,
-        fallback_at: null,
-        error: null,
-      })),
-    )
-    .execute();
+  await db.insertInto('alert_notifications').values(rows.map(newRow)).execute();
 }
 
 /** Outbox rows of these channels due for an attempt: pending and due, or `sending` by a sender that died. */
@@ -160,23 +160,6 @@ export async function insertDeliveredAlertNotification(
 ): Promise<void> {
   await db
     .insertInto('alert_notifications')
-    .values({
-      id: row.id,
-      notification_id: row.notificationId,
-      group_key: row.groupKey,
-      channel: row.channel,
-      kind: row.kind,
-      severity: row.severity,
-      alert_count: row.alertCount,
-      payload: row.payload,
-      status: row.status,
-      attempts: 1,
-      next_attempt_at: 0,
-      claim_until: null,
-      created_at: row.createdAt,
-      sent_at: row.sentAt,
-      fallback_at: null,
-      error: row.error === null ? null : row.error.slice(0, 1000),
-    })
+    .values({ ...newRow(row), attempts: 1, next_attempt_at: 0, sent_at: row.sentAt, error: row.error === null ? null : row.error.slice(0, 1000) })
     .execute();
 }
