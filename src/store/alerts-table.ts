@@ -21,15 +21,9 @@ export interface AlertRecord {
   escalated: boolean;
 }
 
-export interface AlertUpsert {
+export interface AlertUpsert extends Pick<AlertRecord, 'type' | 'key' | 'severity' | 'labels' | 'summary' | 'groupKey'> {
   /** Used only if the row is new. */
   id: string;
-  type: string;
-  key: string;
-  severity: AlertsTable['severity'];
-  labels: Record<string, string>;
-  summary: string;
-  groupKey: string;
   groupLabels: Record<string, string>;
   now: number;
   /** A group that does not exist yet is first flushed this long after `now`. */

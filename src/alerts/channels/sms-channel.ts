@@ -27,8 +27,10 @@ const REMEMBERED_NOTIFICATIONS = 200;
  * account SID and auth token; Twilio answers 201. The body is one line in the GSM-7 alphabet cut
  * to 160 characters, so it is one segment (one message billed, never split on the phone).
  *
- * When some recipients fail, the send fails, and the engine's retry of the same notification
- * (same id) goes only to the recipients that did not get it yet: nobody is texted twice.
+ * When some recipients fail, the send fails, and this instance's retry of the same notification
+ * (same id) goes only to the recipients that did not get it yet. The memory is this process's:
+ * a retry taken over by another instance (after a restart, or when this one died) texts every
+ * recipient again.
  */
 export class SmsChannel implements AlertChannel {
   readonly name = 'sms';
