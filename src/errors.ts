@@ -87,6 +87,8 @@ export const errorRegistry = {
   // --- actions (src/actions/) -------------------------------------------------------------------
   action_not_found: { status: 404, message: "No such action, or the connection's integration does not offer it; GET /v1/actions lists them." },
   action_disabled: { status: 501, message: 'The action is turned off (TOKENKEEPER_ACTIONS_DISABLED, or actions_enabled false on the integration); nothing was sent.' },
+  idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was already used with a different input for this action and connection; use a new key for a new request.' },
+  idempotency_key_in_use: { status: 409, message: 'An execution with this Idempotency-Key is still running; retry after Retry-After to get its outcome.' },
   provider_rejected: { status: 502, message: "The provider refused the action's request (a 4xx answer, or one that says it failed); details.provider_status and details.provider_error say how." },
 
   // --- server side ---------------------------------------------------------------------------

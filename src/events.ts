@@ -50,6 +50,20 @@ export interface EventMap {
   'proxy.completed': { integrationKey: string; provider: string; method: string; status: number; durationMs: number; attempts: number };
   /** A proxied call was held back by a rate limit: the provider's 429 (`provider`), or the integration's own outbound limit (`tokenkeeper`). */
   'proxy.rate_limited': { integrationKey: string; provider: string; source: 'provider' | 'tokenkeeper' };
+  /**
+   * An action's `execute` ended (src/actions/action-service.ts): its outcome (`ok` or one of the
+   * bounded failure reasons), the provider's status when it answered, and how long it took.
+   * `replayed`: the answer stored for its Idempotency-Key was given again, nothing was sent.
+   * Never the input, the provider's body or the token.
+   */
+  'action.executed': ConnectionRef & {
+    action: string;
+    outcome: string;
+    providerStatus: number | null;
+    providerError: string | null;
+    durationMs: number;
+    replayed: boolean;
+  };
 }
 
 export type RefreshTrigger = 'request' | 'forced' | 'sweep' | 'idle' | 'system';

@@ -21,7 +21,7 @@ import {
 } from './jobs/index.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ProxyService } from './proxy/index.ts';
-import { createActionRegistry, type ActionRegistry } from './actions/index.ts';
+import { ActionService, createActionRegistry, IdempotentExecutions } from './actions/index.ts';
 import { databaseOptionsOf, migrateToLatest, openChangeFeed, openDatabase, pendingMigrations, type ChangeFeed, type DatabaseHandle } from './store/index.ts';
 import { ConnectFlow, ConnectionService, DEFAULT_CIRCUIT, OutboundGuard, TokenService, subscribeEventLog } from './tokens/index.ts';
 
@@ -69,8 +69,11 @@ export interface Tokenkeeper {
    * with the connection's token and answers a standard Response (docs/proxy.md).
    */
   proxy: ProxyService;
-  /** The actions available (built-ins and TOKENKEEPER_ACTIONS_DIR modules), with the kill switch by name (docs/actions.md). */
-  actions: ActionRegistry;
+  /**
+   * Actions on a user's behalf (docs/actions.md): `list`, `preview` and `execute`, over the
+   * registry of built-ins and TOKENKEEPER_ACTIONS_DIR modules (`actions.registry`).
+   */
+  actions: ActionService;
   /** Operator alerts: raise, resolve, list, silences. */
   alerts: AlertService;
   /** The notification policy engine; its `step` is the `notify` job. */
@@ -106,7 +109,7 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   // Action modules (TOKENKEEPER_ACTIONS_DIR) are loaded and checked before anything is opened:
   // a broken one stops start-up with every problem named, and no state is touched.
-  const actions = await createActionRegistry(config);
+  const actionRegistry = await createActionRegistry(config);
   const keyRing = loadKeyRing({ spec: config.encryptionKeys, env: config.env, dataDir: config.dataDir, logger, developmentKeyWarning: options.developmentKeyWarning });
   const database = await openDatabase(databaseOptionsOf(config));
   // The invalidation channel connects while the migrations are checked.
@@ -169,6 +172,20 @@ export async function createTokenkeeper(options: TokenkeeperOptions): Promise<To
   });
   const connections = new ConnectionService({ db, clock, events, logger, integrations, tokens });
   const proxy = new ProxyService({ tokens, connections, integrations, guard, events, clock, config: config.proxy });
+  // An execute's claim on its Idempotency-Key outlives the longest execution: a refresh, every
+  // attempt the proxy may make (the 401 retry and the 429/503 retries) and the waits between them.
+  const { proxy: proxyConfig } = config;
+  const claimTtlMs =
+    config.refreshTimeoutMs + (proxyConfig.maxRetries + 2) * proxyConfig.timeoutMs + proxyConfig.maxRetries * proxyConfig.maxRetryWaitSeconds * 1000 + 15_000;
+  const actions = new ActionService({
+    registry: actionRegistry,
+    connections,
+    integrations,
+    proxy,
+    executions: new IdempotentExecutions({ db, keyRing, clock, claimTtlMs }),
+    events,
+    clock,
+  });
   const connect = new ConnectFlow({
     db,
     keyRing,

@@ -205,6 +205,14 @@ for (const dialect of testDialects()) {
         { operationId: 'listConnectionEvents', method: 'GET', url: `/v1/connections/${connectionId}/events?limit=5` },
         { operationId: 'deleteConnection', method: 'DELETE', url: `/v1/connections/${doomedId}` },
         { operationId: 'deleteConnection', method: 'DELETE', url: '/v1/connections/bad' },
+        { operationId: 'listActions', method: 'GET', url: '/v1/actions?integration=sandbox' },
+        { operationId: 'listActions', method: 'GET', url: '/v1/actions?integration=nope' },
+        { operationId: 'previewAction', method: 'POST', url: `/v1/connections/${connectionId}/actions/sandbox.notes.create/preview`, body: { title: 't', text: 'x' } },
+        { operationId: 'previewAction', method: 'POST', url: `/v1/connections/${connectionId}/actions/sandbox.notes.create/preview`, body: { title: 7 } },
+        { operationId: 'previewAction', method: 'POST', url: `/v1/connections/${connectionId}/actions/google.gmail.send/preview`, body: {} },
+        { operationId: 'executeAction', method: 'POST', url: `/v1/connections/${connectionId}/actions/sandbox.notes.create/execute`, body: { title: 't', text: 'x' }, headers: { 'idempotency-key': 'contract-1' } },
+        { operationId: 'executeAction', method: 'POST', url: `/v1/connections/${connectionId}/actions/sandbox.notes.create/execute`, body: { title: 't', text: 'other' }, headers: { 'idempotency-key': 'contract-1' } },
+        { operationId: 'executeAction', method: 'POST', url: `/v1/connections/${connectionId}/actions/sandbox.notes.create/execute`, body: { input: { title: '' } } },
         { operationId: 'listApiKeys', method: 'GET', url: '/v1/api-keys' },
         { operationId: 'createApiKey', method: 'POST', url: '/v1/api-keys', body: { name: 'another' } },
         { operationId: 'revokeApiKey', method: 'DELETE', url: `/v1/api-keys/${created.body.id}` },
@@ -264,7 +272,7 @@ for (const dialect of testDialects()) {
         assert.ok(validate(response.body), `${what}: ${ajv.errorsText(validate.errors)}`);
       }
       // The calls above reach success and error answers alike: a schema that only fits one of them would fail.
-      for (const expected of ['createIntegration 201', 'createIntegration 409', 'importConnection 201', 'importConnection 200', 'getConnection 404', 'listIntegrations 401', 'deleteIntegration 204', 'createSilence 201', 'expireSilence 404']) {
+      for (const expected of ['createIntegration 201', 'createIntegration 409', 'importConnection 201', 'importConnection 200', 'getConnection 404', 'listIntegrations 401', 'deleteIntegration 204', 'createSilence 201', 'expireSilence 404', 'executeAction 200', 'executeAction 422', 'previewAction 404']) {
         assert.ok(statusesSeen.has(expected), expected);
       }
     });

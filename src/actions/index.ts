@@ -1,8 +1,9 @@
 /**
- * Actions: typed operations on provider APIs on a user's behalf (docs/actions.md). This folder
- * is the pure part: definitions, the registry (built-ins and TOKENKEEPER_ACTIONS_DIR modules),
+ * Actions: typed operations on provider APIs on a user's behalf (docs/actions.md). Most of this
+ * folder is pure: definitions, the registry (built-ins and TOKENKEEPER_ACTIONS_DIR modules),
  * input validation, the exact request (prepare, preview), reading the answer, the kill switch and
- * the bounded outcome reasons. Sending goes through the proxy path, which is not in here.
+ * the bounded outcome reasons. `ActionService` runs them: sending through the proxy path, the
+ * Idempotency-Key store (`IdempotentExecutions`), events and metrics.
  */
 export {
   ACTION_METHODS,
@@ -39,6 +40,16 @@ export {
 } from './action-request.ts';
 export { actionErrorFor, actionResultError, providerErrorCode, readActionResponse, type ActionResult } from './action-result.ts';
 export { builtInActions } from './built-in/index.ts';
+export {
+  ActionService,
+  inputOf,
+  type ActionConnections,
+  type ActionExecutionJson,
+  type ActionPreviewJson,
+  type ActionServiceOptions,
+  type ExecuteOptions,
+} from './action-service.ts';
+export { IDEMPOTENCY_WINDOW_MS, IdempotentExecutions, canonicalJson, type IdempotentExecutionsOptions, type StoredAnswer } from './idempotent-executions.ts';
 export { classifyError, classifyOutcome, classifyResponse, type ActionStage } from './classify-outcome.ts';
 export { ACTIONS_DIR_VARIABLE } from './load-action-modules.ts';
 export {

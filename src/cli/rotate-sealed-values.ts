@@ -2,10 +2,12 @@ import type { KeyRing } from '../crypto/index.ts';
 import { isTokenkeeperError } from '../errors.ts';
 import {
   countSealedTokens,
+  listSealedActionAnswers,
   listSealedClientSecrets,
   listSealedTokens,
   listSealedVerifiers,
   listSealedWebhookSecrets,
+  replaceSealedActionAnswer,
   replaceSealedClientSecret,
   replaceSealedTokens,
   replaceSealedVerifier,
@@ -83,6 +85,16 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
       yield* chunks(await listSealedWebhookSecrets(db), size);
     },
     replace: replaceSealedWebhookSecret,
+  },
+  {
+    name: 'action_executions.answer_sealed',
+    label: 'stored action answers',
+    associatedData: (id) => `action_executions:${id}:answer`,
+    count: async (db) => (await listSealedActionAnswers(db)).length,
+    batches: async function* (db, size) {
+      yield* chunks(await listSealedActionAnswers(db), size);
+    },
+    replace: replaceSealedActionAnswer,
   },
 ];
 

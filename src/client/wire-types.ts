@@ -120,6 +120,8 @@ export interface Integration {
   system_grant: 'client_credentials' | null;
   system_scopes: string[] | null;
   enabled: boolean;
+  /** The kill switch for actions: false answers every action of this integration with `501 action_disabled`. */
+  actions_enabled: boolean;
   status: IntegrationStatus;
   /** Why the provider refuses the integration's own credentials, while `status` is `failing`. */
   failure: { code: string | null; message: string | null; since: IsoDateTime } | null;
@@ -140,6 +142,7 @@ export interface IntegrationChanges {
   system_grant?: 'client_credentials' | null;
   system_scopes?: string[] | string | null;
   enabled?: boolean;
+  actions_enabled?: boolean;
 }
 
 /** `POST /v1/integrations`. */

@@ -12,6 +12,7 @@ import { errorHandler, sendError } from './error-mapper.ts';
 import { RouteMethods } from './method-not-allowed.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerProxyRoutes } from './proxy-routes.ts';
+import { registerActionRoutes } from './action-routes.ts';
 import { registerPublicRoutes, VERSION } from './public-routes.ts';
 import { answerFrameworkError, registerRequestLogging, requestLoggingOptions } from './request-logging.ts';
 import { LazySchemaCompilers } from './lazy-schema-compilers.ts';
@@ -88,7 +89,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
     }
     return sendError(reply, new TokenkeeperError('route_not_found', `No route ${request.method} ${path}.`));
   });
-  await registerOpenApi(app, { publicUrl: tk.config.publicUrl, version: VERSION });
+  await registerOpenApi(app, { publicUrl: tk.config.publicUrl, version: VERSION, actions: tk.actions.registry.list() });
 
   registerPublicRoutes(app, tk, metrics);
   await app.register(async (scope) => {
@@ -99,6 +100,7 @@ export async function buildHttpApp(tk: Tokenkeeper, options: HttpAppOptions = {}
     registerWebhookRoutes(scope, tk);
     registerAlertRoutes(scope, tk);
     registerProxyRoutes(scope, tk);
+    registerActionRoutes(scope, tk);
   });
   registerPages(app, tk);
   options.extend?.(app);

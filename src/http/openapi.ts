@@ -1,12 +1,15 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import type { ActionDefinition } from '../actions/index.ts';
 import { sharedSchemas } from './schemas/index.ts';
 
 export interface OpenApiOptions {
   /** TOKENKEEPER_PUBLIC_URL: the document's server. */
   publicUrl: string;
   version: string;
+  /** The actions this instance offers: each one's input schema goes under `components.schemas` as `ActionInput.<name>`. */
+  actions?: readonly ActionDefinition[];
 }
 
 /**
@@ -40,6 +43,7 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
         { name: 'integrations', description: 'OAuth client registrations, one per provider app.' },
         { name: 'api-keys', description: 'Keys for this API.' },
         { name: 'alerts', description: 'Operator alerts, their statistics and a channel test, silences, and stuck connections.' },
+        { name: 'actions', description: 'Typed operations on provider APIs on a user’s behalf: list, preview (sends nothing), execute (exactly once with an Idempotency-Key).' },
         { name: 'webhooks', description: 'Endpoints of the application that receive connection and integration events (Standard Webhooks), their delivery log and redelivery.' },
         { name: 'operations', description: 'Health, metrics and scheduled jobs.' },
       ],
@@ -53,9 +57,59 @@ export async function registerOpenApi(app: FastifyInstance, options: OpenApiOpti
     },
     // Only routes that declare an operation are documented: the HTML pages (src/web) and the
     // browser's OAuth routes are not API operations, nor is whatever `HttpAppOptions.extend` adds.
+    // Each action's input becomes a named schema, and the action routes' bodies say they take one of them.
+    transformObject: (document) =>
+      'openapiObject' in document ? (withActionInputs(document.openapiObject as OpenApiDocument, options.actions ?? []) as typeof document.openapiObject) : document.swaggerObject,
     transform: ({ schema, url }) => ({ schema: schema?.operationId ? schema : { ...schema, hide: true }, url }),
     // Shared schemas keep their `$id` as their name under components.schemas.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true }, staticCSP: true });
+}
+
+interface OpenApiDocument {
+  components?: { schemas?: Record<string, unknown> };
+  paths?: Record<string, Record<string, { operationId?: string; requestBody?: { content?: Record<string, { schema?: unknown }> } }>>;
+}
+
+/** The operations whose body is an action's input. */
+const ACTION_INPUT_OPERATIONS = new Set(['previewAction', 'executeAction']);
+
+/**
+ * Adds `ActionInput.<name>` under `components.schemas` for every action (its input's JSON
+ * Schema, titled with the name) and makes the preview and execute bodies `anyOf` them, so a
+ * client generator sees every input shape. Which one applies is the `action` path parameter's.
+ */
+function withActionInputs(document: OpenApiDocument, actions: readonly ActionDefinition[]): OpenApiDocument {
+  if (actions.length === 0) return document;
+  const schemas = { ...document.components?.schemas };
+  for (const action of actions) {
+    const { $id: _id, ...input } = action.input as Record<string, unknown>;
+    schemas[`ActionInput.${action.name}`] = { ...input, title: action.name, description: action.description };
+  }
+  const refs = actions.map((action) => ({ $ref: `#/components/schemas/ActionInput.${action.name}` }));
+  const paths: NonNullable<OpenApiDocument['paths']> = {};
+  for (const [path, operations] of Object.entries(document.paths ?? {})) {
+    paths[path] = {};
+    for (const [method, operation] of Object.entries(operations)) {
+      paths[path][method] =
+        operation.operationId !== undefined && ACTION_INPUT_OPERATIONS.has(operation.operationId)
+          ? {
+              ...operation,
+              requestBody: {
+                ...operation.requestBody,
+                content: {
+                  'application/json': {
+                    schema: {
+                      description: 'The input of the action in the path (its schema: `input_schema` in `GET /v1/actions`), or the same wrapped as `{ "input": { … } }`.',
+                      anyOf: [...refs, { type: 'object', required: ['input'], properties: { input: { type: 'object' } }, additionalProperties: false }],
+                    },
+                  },
+                },
+              },
+            }
+          : operation;
+    }
+  }
+  return { ...document, components: { ...document.components, schemas }, paths };
 }

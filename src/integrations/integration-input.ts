@@ -17,6 +17,7 @@ export interface IntegrationInput {
   system_grant?: unknown;
   system_scopes?: unknown;
   enabled?: unknown;
+  actions_enabled?: unknown;
 }
 
 export interface ValidIntegrationInput {
@@ -32,12 +33,13 @@ export interface ValidIntegrationInput {
   systemGrant?: 'client_credentials' | null;
   systemScopes?: string[] | null;
   enabled?: boolean;
+  actionsEnabled?: boolean;
 }
 
 const KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const KNOWN_FIELDS = new Set([
   'key', 'provider', 'display_name', 'client_id', 'client_secret', 'scopes', 'redirect_uri', 'settings',
-  'refresh_buffer_seconds', 'system_grant', 'system_scopes', 'enabled',
+  'refresh_buffer_seconds', 'system_grant', 'system_scopes', 'enabled', 'actions_enabled',
 ]);
 
 function parseScopes(value: unknown, field: string, problems: string[]): string[] | undefined {
@@ -135,6 +137,10 @@ export function validateIntegrationInput(body: unknown, options: { partial: bool
   if (input.enabled !== undefined) {
     if (typeof input.enabled !== 'boolean') problems.push('enabled must be true or false');
     else out.enabled = input.enabled;
+  }
+  if (input.actions_enabled !== undefined) {
+    if (typeof input.actions_enabled !== 'boolean') problems.push('actions_enabled must be true or false');
+    else out.actionsEnabled = input.actions_enabled;
   }
   if (problems.length > 0) {
     const message = `Invalid integration: ${problems.join('; ')}.`;

@@ -29,6 +29,7 @@ export function integrationToJson(record: IntegrationRecord, callbackUrl: string
     system_grant: record.systemGrant,
     system_scopes: record.systemScopes,
     enabled: record.enabled,
+    actions_enabled: record.actionsEnabled,
     status: integrationStatus(record),
     failure:
       record.failingSince === null

@@ -142,6 +142,19 @@ export function createMetrics(
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const actionExecutions = new Counter({
+    name: 'tokenkeeper_action_executions_total',
+    help: 'Action executions by integration, action and outcome (ok, or one of the bounded failure reasons of docs/actions.md). Answers given again for an Idempotency-Key are not counted: nothing was executed.',
+    labelNames: ['integration', 'action', 'outcome'],
+    registers: [registry],
+  });
+  const actionLatency = new Histogram({
+    name: 'tokenkeeper_action_duration_seconds',
+    help: 'Time an action execution took, from the request to the read answer (token, limits, retries and the provider included), by integration and action.',
+    labelNames: ['integration', 'action'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
   const proxyRateLimited = new Counter({
     name: 'tokenkeeper_proxy_rate_limited_total',
     help: "Proxied calls held back by a rate limit, by integration and source: the provider's 429 (provider) or the integration's own outbound limit (tokenkeeper).",
@@ -185,6 +198,11 @@ export function createMetrics(
     }),
     events.on('proxy.rate_limited', ({ integrationKey, source }) => {
       proxyRateLimited.inc({ integration: integrationKey, source });
+    }),
+    events.on('action.executed', ({ integrationKey, action, outcome, durationMs, replayed }) => {
+      if (replayed) return;
+      actionExecutions.inc({ integration: integrationKey, action, outcome });
+      actionLatency.observe({ integration: integrationKey, action }, durationMs / 1000);
     }),
   ];
 

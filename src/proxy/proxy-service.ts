@@ -41,6 +41,12 @@ export interface ProxyCall {
   body: ProxyBody;
   /** Aborted when the caller goes away: waits and sends stop. */
   signal?: AbortSignal;
+  /**
+   * Retry a 429 or 503 whatever the method: the caller has made a second send harmless (an
+   * action executed with an Idempotency-Key keeps the provider's answer for that key). Without
+   * it, only idempotent methods and calls with an `Idempotency-Key` header are retried.
+   */
+  retryUnsafe?: boolean;
 }
 
 export interface ProxyAnswer {
@@ -175,7 +181,7 @@ export class ProxyService {
     const { tokens, config, clock } = this.options;
     let token: TokenResult = await tokens.getToken(call.connectionId);
     const replayable = isReplayable(call.body);
-    const retryAllowed = mayRetry(call.method, call.headers);
+    const retryAllowed = call.retryUnsafe === true || mayRetry(call.method, call.headers);
     const contentLength = call.body.kind === 'buffer' ? call.body.bytes.length : call.body.kind === 'stream' ? call.body.length : null;
     let attempts = 0;
     let refreshed = false;

@@ -16,6 +16,7 @@ export * from './alert-stats.ts';
 export * from './app-events-table.ts';
 export * from './app-webhooks-table.ts';
 export * from './webhook-deliveries-table.ts';
+export * from './action-executions-table.ts';
 export { MAX_TIME_MS, MIN_TIME_MS, isStorableTime, checkStorableTimes } from './time-bounds.ts';
 export { isUniqueViolation } from './unique-violation.ts';
 export { isStorageUnavailable } from './storage-unavailable.ts';

@@ -17,6 +17,8 @@ export interface IntegrationRecord {
   systemGrant: 'client_credentials' | null;
   systemScopes: string[] | null;
   enabled: boolean;
+  /** The kill switch for actions (`actions_enabled`): false turns every action of this integration off. */
+  actionsEnabled: boolean;
   /** Since when the provider rejects the integration's own credentials; null when it does not. */
   failingSince: number | null;
   /** The provider's error code (`invalid_client`, `unauthorized_client`, `http_401` ...). */
@@ -29,8 +31,8 @@ export interface IntegrationRecord {
 }
 
 /** A new integration is healthy: the failure fields may be left out. */
-export type NewIntegrationRecord = Omit<IntegrationRecord, 'failingSince' | 'failureCode' | 'failureMessage'> &
-  Partial<Pick<IntegrationRecord, 'failingSince' | 'failureCode' | 'failureMessage'>>;
+export type NewIntegrationRecord = Omit<IntegrationRecord, 'failingSince' | 'failureCode' | 'failureMessage' | 'actionsEnabled'> &
+  Partial<Pick<IntegrationRecord, 'failingSince' | 'failureCode' | 'failureMessage' | 'actionsEnabled'>>;
 
 function fromRow(row: IntegrationsTable): IntegrationRecord {
   return {
@@ -47,6 +49,7 @@ function fromRow(row: IntegrationsTable): IntegrationRecord {
     systemGrant: row.system_grant === 'client_credentials' ? 'client_credentials' : null,
     systemScopes: parseJsonStrings(row.system_scopes),
     enabled: Number(row.enabled) === 1,
+    actionsEnabled: Number(row.actions_enabled) === 1,
     failingSince: row.failing_since === null ? null : Number(row.failing_since),
     failureCode: row.failure_code,
     failureMessage: row.failure_message,
@@ -70,6 +73,7 @@ function toRow(record: NewIntegrationRecord): IntegrationsTable {
     system_grant: record.systemGrant,
     system_scopes: record.systemScopes === null ? null : JSON.stringify(record.systemScopes),
     enabled: record.enabled ? 1 : 0,
+    actions_enabled: record.actionsEnabled === false ? 0 : 1,
     failing_since: record.failingSince ?? null,
     failure_code: record.failureCode ?? null,
     failure_message: record.failureMessage ?? null,

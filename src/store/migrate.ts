@@ -10,6 +10,7 @@ import * as connectionTimeline from './migrations/0006-connection-timeline.ts';
 import * as appWebhooks from './migrations/0007-app-webhooks.ts';
 import * as alertCounts from './migrations/0008-alert-counts.ts';
 import * as alertRuleIndexes from './migrations/0009-alert-rule-indexes.ts';
+import * as actions from './migrations/0010-actions.ts';
 import type { Schema } from './schema.ts';
 
 /**
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '0007-app-webhooks': appWebhooks,
   '0008-alert-counts': alertCounts,
   '0009-alert-rule-indexes': alertRuleIndexes,
+  '0010-actions': actions,
 };
 
 export const latestMigration = Object.keys(migrations).at(-1)!;

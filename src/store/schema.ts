@@ -24,6 +24,8 @@ export interface IntegrationsTable {
   /** JSON array of scopes for the system connection (client credentials). */
   system_scopes: string | null;
   enabled: number;
+  /** The integration's kill switch for actions (migration 0010): 1 on, 0 off. */
+  actions_enabled: number;
   /**
    * Set while the provider rejects the integration's own credentials (`invalid_client`,
    * `unauthorized_client`, HTTP 401 at the token endpoint): when that started, the provider's
@@ -294,6 +296,30 @@ export interface AlertCountsTable {
   count: number;
 }
 
+/**
+ * The stored outcome of an action `execute` sent with an Idempotency-Key (migration 0010): a
+ * claim while it runs, then the answer the caller got, for 24 h.
+ */
+export interface ActionExecutionsTable {
+  /** Digest of connection id, action name and Idempotency-Key. */
+  id: string;
+  connection_id: string;
+  action: string;
+  /** Digest of the action's input: the same key with another input is refused. */
+  request_digest: string;
+  state: 'running' | 'done';
+  /** The claiming execution's token, while `running`. */
+  claim_token: string | null;
+  /** Until when the claim holds; a `running` row past it belongs to an execution that died. */
+  claimed_until: number | null;
+  /** The outcome (`ok` or a failure reason), once `done`. */
+  outcome: string | null;
+  /** The HTTP status and JSON body the caller got, sealed. */
+  answer_sealed: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Schema {
   integrations: IntegrationsTable;
   connections: ConnectionsTable;
@@ -310,4 +336,5 @@ export interface Schema {
   app_events: AppEventsTable;
   app_webhooks: AppWebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  action_executions: ActionExecutionsTable;
 }

@@ -18,6 +18,7 @@ const LOGGED: EventName[] = [
   'connection.deleted',
   'token.refreshed',
   'token.refresh_failed',
+  'action.executed',
 ];
 
 /**

@@ -30,7 +30,7 @@ export const ErrorBody = Type.Object(
 export type ErrorBody = Static<typeof ErrorBody>;
 
 /** Error answers of one operation: status → which codes it carries and when. */
-export type ErrorAnswers = Partial<Record<400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 500 | 502 | 503, string>>;
+export type ErrorAnswers = Partial<Record<400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 501 | 502 | 503 | 504, string>>;
 
 function codesWith(status: number): string {
   const codes = Object.entries(errorRegistry).filter(([, entry]) => entry.status === status).map(([code]) => `\`${code}\``);

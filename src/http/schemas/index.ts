@@ -1,3 +1,4 @@
+import { Action, ActionExecution, ActionPreview } from './action.ts';
 import { Alert, Silence } from './alert.ts';
 import { ApiKey, NewApiKey } from './api-key.ts';
 import { ConnectSession } from './connect-session.ts';
@@ -16,6 +17,7 @@ import { NewWebhookEndpoint, WebhookDelivery, WebhookEndpoint } from './webhook.
  * serializes answers (fast-json-stringify) from them, TypeScript infers the handlers' types from
  * them, and `@fastify/swagger` writes the OpenAPI document from them. One source.
  */
+export { Action, ActionExecution, ActionHeaders, ActionInputBody, ActionList, ActionListQuery, ActionParams, ActionPreview } from './action.ts';
 export {
   Alert,
   AlertList,
@@ -58,4 +60,4 @@ export {
 } from './webhook.ts';
 
 /** The named shapes, registered with `app.addSchema`: `$ref`ed by the routes, `components.schemas` in the OpenAPI document. */
-export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health, Ready, Alert, Silence, StuckConnection, WebhookEndpoint, NewWebhookEndpoint, WebhookDelivery];
+export const sharedSchemas = [ErrorBody, Token, OwnerToken, Integration, Connection, ConnectionEvent, ConnectSession, ApiKey, NewApiKey, JobReport, Health, Ready, Alert, Silence, StuckConnection, WebhookEndpoint, NewWebhookEndpoint, WebhookDelivery, Action, ActionPreview, ActionExecution];

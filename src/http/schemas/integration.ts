@@ -19,6 +19,7 @@ export const Integration = Type.Object(
     system_grant: nullable(stringEnum(['client_credentials'], 'How the system connection gets its token; null: no system connection.')),
     system_scopes: nullable(Type.Array(Type.String())),
     enabled: Type.Boolean(),
+    actions_enabled: Type.Boolean({ description: 'The kill switch for actions: false turns every action of this integration off (`501 action_disabled`, nothing sent). The proxy is not affected.' }),
     status: stringEnum(['ok', 'failing', 'disabled'], '`failing`: the provider rejects the integration’s own credentials; `disabled`: turned off by an operator.'),
     failure: nullable(
       Type.Object(
@@ -50,6 +51,7 @@ const changeableFields = {
   system_grant: Type.Optional(nullable(stringEnum(['client_credentials']))),
   system_scopes: Type.Optional(Type.Union([ScopeList(), Type.Null()])),
   enabled: Type.Optional(Type.Boolean()),
+  actions_enabled: Type.Optional(Type.Boolean({ description: 'false turns every action of this integration off; default true.' })),
 };
 
 export const IntegrationCreate = Type.Object(

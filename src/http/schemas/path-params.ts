@@ -4,7 +4,7 @@ import Type from 'typebox';
  * Path parameters. An id that does not match its pattern is `invalid_id` (400), as before the
  * schemas; the description completes "… is not …" in that error's message.
  */
-function idParam(prefix: string, what: string) {
+export function idParam(prefix: string, what: string) {
   return Type.String({ pattern: `^${prefix}_[a-z2-7]{20}$`, description: `${what} id (${prefix}_ and 20 characters from a-z and 2-7)` });
 }
 
