@@ -178,6 +178,7 @@ test('every command and subcommand answers --help with its usage and exit 0', as
     ['integrations', 'add'], ['integrations', 'list'], ['integrations', 'remove'],
     ['connections', 'list'], ['connections', 'show'], ['connections', 'delete'],
     ['alerts'], ['alerts', 'list'], ['alerts', 'stats'], ['alerts', 'test'], ['alerts', 'silence'], ['alerts', 'silences'], ['alerts', 'unsilence'], ['stuck'],
+    ['actions'], ['actions', 'list'], ['actions', 'preview'], ['actions', 'execute'],
     ['webhooks'], ['webhooks', 'list'], ['webhooks', 'create'], ['webhooks', 'delete'], ['webhooks', 'deliveries'], ['webhooks', 'retry'],
   ];
   assert.deepEqual(new Set(lines.filter((line) => line.length === 1).map((line) => line[0])), new Set(commands.map((command) => command.name)));

@@ -11,8 +11,12 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** Base for relative paths (`.env`, the data dir). */
   cwd: string;
-  /** Whole standard input, for `--client-secret-stdin`. Absent: stdin is not available. */
-  readStdin?(): Promise<string>;
+  /**
+   * Whole standard input, for `--client-secret-stdin` and `--input-file -`. On a terminal: one
+   * line typed without echo (a secret), or with `visible`, that prompt and what is typed until
+   * Ctrl-D. Absent: stdin is not available.
+   */
+  readStdin?(options?: { visible?: string }): Promise<string>;
   /** Redraw a progress bar in place (stderr is a terminal) instead of printing a line per step. */
   stderrIsTTY?: boolean;
   /** Aborted when the user asks a long-running command (`serve`) to stop (Ctrl+C, SIGTERM). */

@@ -41,6 +41,11 @@ export const commands: readonly Command[] = [
     load: async () => (await import('./connections-command.ts')).runConnectionsCommand,
   },
   {
+    name: 'actions',
+    summary: 'list, preview and execute actions (typed calls to a provider API) through a connection',
+    load: async () => (await import('./actions-command.ts')).runActionsCommand,
+  },
+  {
     name: 'webhooks',
     summary: 'endpoints of your application that receive connection events; delivery log, redelivery',
     load: async () => (await import('./webhooks-command.ts')).runWebhooksCommand,
@@ -156,9 +161,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
  * All of stdin; on a terminal, one line typed without echo (for a secret), with a prompt on
  * stderr.
  */
-async function readStdin(): Promise<string> {
+async function readStdin(options: { visible?: string } = {}): Promise<string> {
   const stdin = process.stdin;
-  if (!stdin.isTTY) {
+  if (!stdin.isTTY || options.visible !== undefined) {
+    // Visible input (a JSON document) is read to its end: on a terminal, until Ctrl-D.
+    if (stdin.isTTY) process.stderr.write(`${options.visible}\n`);
     const chunks: Buffer[] = [];
     for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
     return Buffer.concat(chunks).toString('utf8');

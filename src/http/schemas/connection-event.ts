@@ -5,7 +5,7 @@ import { DateTime, FreeObject, nullable, ref } from './schema-builders.ts';
 export const ConnectionEvent = Type.Object(
   {
     id: Type.Integer(),
-    type: Type.String({ description: 'e.g. `connection.created`, `token.refreshed`, `refresh.failed`.' }),
+    type: Type.String({ description: 'e.g. `connection.created`, `token.refreshed`, `token.refresh_failed`, `action.executed`.' }),
     integration: nullable(Type.String()),
     data: FreeObject('What happened, by event type; never a token or secret.'),
     created_at: DateTime(),
