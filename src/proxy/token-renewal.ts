@@ -5,7 +5,8 @@ import type { TokenResult } from '../tokens/index.ts';
 /** The token service calls the renewal needs. */
 export interface RenewableTokens {
   getToken(id: string): Promise<TokenResult>;
-  forceRefresh(id: string, trigger?: 'forced'): Promise<TokenResult>;
+  /** A forced refresh that answers with the stored token instead once that is not the refused one. */
+  refreshRefused(id: string, refusedAccessToken: string): Promise<TokenResult>;
 }
 
 interface Renewal {
@@ -44,9 +45,15 @@ const MAX_REMEMBERED = 10_000;
  * has finished would each force a new one — rotating the refresh token fifty times. So the
  * renewal is keyed by the refused token: every 401 for T shares the one refresh that replaced
  * T, in flight or done, and retries with its result. A 401 for a token that another instance
- * already replaced (the row changed under us) takes the current token without a refresh. Across
- * instances the lease serialises refreshes; two instances that see T refused at the same moment
- * may still each refresh once.
+ * already replaced (the row changed under us) takes the current token without a refresh.
+ *
+ * Across instances the lease serialises refreshes, and that is not enough on its own: two
+ * instances that see T refused at the same moment both read T, and the second may take the lease
+ * only after the first has replaced T and let go — a forced refresh would then rotate again. So
+ * the refresh is `refreshRefused`, which carries T's digest into the refresh path and compares it
+ * with the stored token before the lease, under it (on the row the lease statement returned) and
+ * after waiting for another holder: once the stored token is not T, that token is the answer and
+ * the provider is not called. One refresh per refused token, whichever instances see the 401.
  *
  * Tokens are kept as SHA-256 digests only: this map never holds a usable token.
  */
@@ -79,7 +86,7 @@ export class TokenRenewals {
     const started = this.renewals.get(connectionId);
     if (started?.from === refused && !this.expiredFailure(started)) return started.promise;
 
-    const renewal: Renewal = { from: refused, to: null, toAccepted: false, settledAt: null, failed: false, promise: this.tokens.forceRefresh(connectionId, 'forced') };
+    const renewal: Renewal = { from: refused, to: null, toAccepted: false, settledAt: null, failed: false, promise: this.tokens.refreshRefused(connectionId, refusedToken) };
     this.remember(connectionId, renewal);
     renewal.promise.then(
       (result) => {

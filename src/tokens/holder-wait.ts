@@ -4,6 +4,7 @@ import type { IntegrationService } from '../integrations/index.ts';
 import { findConnection, type ChangeFeed, type ChangeWatch, type ConnectionRecord, type Database } from '../store/index.ts';
 import { sleep } from './backoff.ts';
 import type { RefreshOutcome, RefreshRequest } from './refresh-request.ts';
+import { storedTokenAnswers } from './refused-token.ts';
 import type { CacheEntry } from './token-cache.ts';
 import { assertUsable, isValidFor } from './validity-rules.ts';
 
@@ -35,8 +36,9 @@ export interface HolderWaitDeps {
  * A holder being done does not mean it succeeded. Every waiter re-checks what is stored now
  * (invariant 4): a holder that moved the connection to needs_reauth makes the waiter throw that;
  * one that failed transiently leaves a token that is only served if it is still valid for what
- * this caller needs — never as the result of a forced refresh — and otherwise the waiter tries
- * once itself, under the usual cooldown.
+ * this caller needs — never as the result of a forced refresh, unless a refused token asked for
+ * it and the stored token is another one (refused-token.ts) — and otherwise the waiter tries once
+ * itself, under the usual cooldown; a holder that did refresh hands its token to every waiter.
  */
 export async function waitForHolder(deps: HolderWaitDeps, id: string, seen: ConnectionRecord, request: RefreshRequest, retried: boolean): Promise<RefreshOutcome> {
   const { clock } = deps;
@@ -82,14 +84,14 @@ async function waitWatching(
       const needMs = request.needMs(row, view.record);
       const refreshedByHolder = row.tokensSealed !== seen.tokensSealed && row.failureCount === 0;
       if (refreshedByHolder && isValidFor(entry, needMs, now)) return { entry, refreshed: true };
-      if (!request.force && isValidFor(entry, needMs, now)) return { entry, refreshed: false };
+      if (storedTokenAnswers(entry, request, needMs, now)) return { entry, refreshed: false };
       if (retried) throw new TokenkeeperError('refresh_in_progress', undefined, { retryAfterMs: 1_000 });
       return deps.retry({ ...request, maxAttempts: 1 });
     }
     if (now - startedAt > deps.waitForHolderMs) {
       const entry = deps.entryOf(row);
       const view = await deps.integrations.recordById(row.integrationId);
-      if (!request.force && isValidFor(entry, request.needMs(row, view.record), now)) return { entry, refreshed: false };
+      if (storedTokenAnswers(entry, request, request.needMs(row, view.record), now)) return { entry, refreshed: false };
       throw new TokenkeeperError('refresh_in_progress', undefined, { retryAfterMs: 1_000 });
     }
   }

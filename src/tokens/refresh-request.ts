@@ -13,6 +13,12 @@ export interface RefreshRequest {
   needMs(record: ConnectionRecord, integration: IntegrationRecord): number;
   /** Refresh whatever the remaining validity (`POST /v1/connections/:id/refresh`, idle exercise). */
   force: boolean;
+  /**
+   * With `force`: the SHA-256 of the access token a provider refused, which is why this refresh
+   * runs (refused-token.ts). A stored token other than that one, valid for `needMs`, is then the
+   * answer instead of a refresh: another holder replaced the refused token first.
+   */
+  refusedTokenDigest?: Buffer;
   /** Calls to the provider within this refresh, retries included (the sweep makes one). */
   maxAttempts: number;
   /** How long to wait for the integration's rate limiter, under the lease (and never past it). */

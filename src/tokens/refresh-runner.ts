@@ -9,9 +9,10 @@ import { waitForHolder } from './holder-wait.ts';
 import type { OutboundGuard, OutboundPermit } from './outbound-guard.ts';
 import type { HeldConnection, RefreshCommits } from './refresh-commits.ts';
 import type { RefreshOutcome, RefreshRequest } from './refresh-request.ts';
+import { storedTokenAnswers } from './refused-token.ts';
 import type { TokenSealer } from './stored-tokens.ts';
 import { callTokenEndpoint, type TokenGrant } from './token-endpoint-call.ts';
-import { assertUsable, isValidFor } from './validity-rules.ts';
+import { assertUsable } from './validity-rules.ts';
 
 export interface RefreshRunnerOptions {
   db: Database;
@@ -41,13 +42,16 @@ export interface RefreshRunnerOptions {
  * The one refresh path, from the lease to the commit (DESIGN.md, "Refresh, in one paragraph").
  * The order matters; each step closes a race:
  *
- * 1. Read the row; a token another process refreshed meanwhile is simply returned.
+ * 1. Read the row; a token another process refreshed meanwhile is simply returned (for a refresh
+ *    a refused token asked for: any valid token other than the refused one, refused-token.ts).
  * 2. Resolve the integration (discovery) before the lease: it can take seconds, and time spent
  *    holding a lease is time a crashed holder blocks everyone.
- * 3. Take the lease by compare-and-set; without it, wait for the holder instead. Only then wait
- *    for the rate limiter, bounded so the call still fits in the lease: callers that lost the
- *    lease race never touch the limiter, so on PostgreSQL, where the limiter is shared by every
- *    instance, four instances racing for fifty connections take fifty permits, not two hundred.
+ * 3. Take the lease by compare-and-set; without it, wait for the holder instead. The row the
+ *    lease statement returns is checked again as in step 1: a holder may have committed since
+ *    our read. Only then wait for the rate limiter, bounded so the call still fits in the lease:
+ *    callers that lost the lease race never touch the limiter, so on PostgreSQL, where the
+ *    limiter is shared by every instance, four instances racing for fifty connections take
+ *    fifty permits, not two hundred.
  * 4. Before every provider call, extend the lease by compare-and-set on the owner, and in the
  *    same statement mark the row "a refresh request is unanswered". The call's timeout is well
  *    inside the extended lease, so the lease cannot lapse under a live holder's call; a holder
@@ -76,7 +80,7 @@ export class RefreshRunner {
     const view = await integrations.recordById(row.integrationId);
     assertUsable(row, view.record);
     const current = commits.entryOf(row);
-    if (!request.force && isValidFor(current, request.needMs(row, view.record), clock.now())) return { entry: current, refreshed: false };
+    if (storedTokenAnswers(current, request, request.needMs(row, view.record), clock.now())) return { entry: current, refreshed: false };
     if (row.leaseUntil !== null && row.leaseUntil >= clock.now()) return this.wait(id, row, request, retried);
     this.assertRefreshAllowed(row, view.record, request);
 
@@ -150,8 +154,13 @@ export class RefreshRunner {
     try {
       const entry = commits.entryOf(leased);
       assertUsable(leased, integration.record);
-      // Someone (another process) may have refreshed between our read and the lease.
-      if (!request.force && isValidFor(entry, request.needMs(leased, integration.record), clock.now())) return { entry, refreshed: false };
+      // Someone (another process) may have refreshed between our read and the lease. For a refresh
+      // a refused token asked for, that is the race this check closes: two instances see T refused
+      // at once, both read T, and the second takes the lease only after the first has replaced T
+      // and let go. Without it the second would refresh again; with it, it answers with the
+      // first's token. The row is the one the lease statement returned, and while we hold the
+      // lease no other holder can replace the token: what this check sees holds until our commit.
+      if (storedTokenAnswers(entry, request, request.needMs(leased, integration.record), clock.now())) return { entry, refreshed: false };
       this.assertRefreshAllowed(leased, integration.record, request);
 
       const useClientCredentials = leased.kind === 'system' && integration.record.systemGrant === 'client_credentials';

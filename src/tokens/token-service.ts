@@ -21,6 +21,7 @@ import { OutboundGuard } from './outbound-guard.ts';
 import { RefreshCommits } from './refresh-commits.ts';
 import type { RefreshOutcome, RefreshRequest } from './refresh-request.ts';
 import { RefreshRunner } from './refresh-runner.ts';
+import { accessTokenDigest, replacesRefused } from './refused-token.ts';
 import { TokenSealer, type StoredTokens } from './stored-tokens.ts';
 import { TokenCache, type CacheEntry } from './token-cache.ts';
 import { assertUsable, FALLBACK_VALIDITY_MS, isValidFor, requiredValidityMs, sweepThresholdMs } from './validity-rules.ts';
@@ -104,7 +105,7 @@ export class TokenService {
   private readonly reader: ConnectionReader;
   private readonly commits: RefreshCommits;
   private readonly runner: RefreshRunner;
-  private readonly inflight = new Map<string, { promise: Promise<RefreshOutcome>; force: boolean }>();
+  private readonly inflight = new Map<string, Flight>();
   private closing = false;
 
   constructor(options: TokenServiceOptions) {
@@ -279,6 +280,33 @@ export class TokenService {
   }
 
   /**
+   * The refresh a provider's refusal of `refusedAccessToken` asks for (the proxy's 401): forced,
+   * since the provider's word outranks the stored expiry, but answered with the stored token
+   * instead when that is no longer the refused one — checked before the lease, again under it,
+   * and by a caller that waited for another holder (refused-token.ts). So when two instances see
+   * the token refused at the same moment, the provider gets one refresh, not one per instance.
+   * Only the token's SHA-256 goes on into the refresh path.
+   */
+  async refreshRefused(id: string, refusedAccessToken: string): Promise<TokenResult> {
+    const refusedTokenDigest = accessTokenDigest(refusedAccessToken);
+    const entry = this.cache.get(id, this.options.clock.now()) ?? (await this.load(id));
+    assertUsable(entry.record, (await this.options.integrations.recordById(entry.record.integrationId)).record);
+    const outcome = await this.refresh(id, {
+      trigger: 'forced',
+      // A replacement is served only if it would be served to getToken: valid for the usual buffer.
+      needMs: (record, integration) => neededFor(record, integration, undefined),
+      force: true,
+      refusedTokenDigest,
+      maxAttempts: this.requestAttempts,
+      rateWaitMs: 2_000,
+    });
+    if (!outcome.refreshed && !replacesRefused(outcome.entry, refusedTokenDigest)) {
+      throw new TokenkeeperError('refresh_in_progress', 'The connection changed while it was being refreshed; retry shortly.', { retryAfterMs: 1_000 });
+    }
+    return toResult(outcome.entry);
+  }
+
+  /**
    * The sweep's entry point: refresh if the connection is due (the same single-flight path as a
    * request). Returns what happened; never throws for a provider failure.
    */
@@ -344,23 +372,42 @@ export class TokenService {
   // --- single flight ------------------------------------------------------------------------
 
   /**
-   * One refresh per connection in this process: later callers join the promise in flight. A
-   * forced refresh does not join a non-forced one (which may return without calling the
-   * provider); it runs after it.
+   * One refresh per connection in this process: later callers join the promise in flight when
+   * its outcome answers them too (`answers`), and otherwise run after it.
    */
   private refresh(id: string, request: RefreshRequest): Promise<RefreshOutcome> {
     if (this.closing) return Promise.reject(new TokenkeeperError('shutting_down'));
     const existing = this.inflight.get(id);
-    if (existing && (existing.force || !request.force)) return existing.promise;
+    if (existing && answers(existing, request)) return existing.promise;
     const start = existing
       ? existing.promise.catch(() => undefined).then(() => this.runner.run(id, request))
       : this.runner.run(id, request);
     const promise = start.finally(() => {
       if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
     });
-    this.inflight.set(id, { promise, force: request.force });
+    this.inflight.set(id, { promise, force: request.force, refusedTokenDigest: request.refusedTokenDigest });
     return promise;
   }
+}
+
+interface Flight {
+  promise: Promise<RefreshOutcome>;
+  force: boolean;
+  refusedTokenDigest: Buffer | undefined;
+}
+
+/**
+ * Whether a refresh in flight answers a new request. A non-forced request takes any outcome. A
+ * forced one does not join a non-forced flight (which may return without calling the provider),
+ * nor, if it is a plain forced refresh, a refused token's flight (which may return another
+ * holder's token without calling it either); a refused token's refresh joins a plain forced
+ * flight or one for the same refused token.
+ */
+function answers(flight: Flight, request: RefreshRequest): boolean {
+  if (!request.force) return true;
+  if (!flight.force) return false;
+  if (flight.refusedTokenDigest === undefined) return true;
+  return request.refusedTokenDigest !== undefined && flight.refusedTokenDigest.equals(request.refusedTokenDigest);
 }
 
 /** The validity a caller needs from a row as it is now (its granted lifetime caps the buffer). */
