@@ -55,6 +55,17 @@ for (const dialect of testDialects()) {
       assert.equal(error.retryAfter, null);
     });
 
+    test('an id or key "." or ".." is refused as invalid_id before sending, never another route', async () => {
+      // URL parsing resolves dot segments even percent-encoded: `v1/integrations/%2E` would be `v1/integrations/`.
+      for (const call of [() => client.getIntegration('.'), () => client.getConnection('..'), () => client.deleteConnection('..'), () => client.getToken('.')]) {
+        const error = await rejection(call());
+        assert.equal(error.status, 400);
+        assert.equal(error.code, 'invalid_id');
+        assert.equal(error.requestId, null, 'nothing was sent');
+      }
+      assert.equal((await client.getConnection(connectionId)).id, connectionId);
+    });
+
     test('a wrong API key is a 401 unauthorized', async () => {
       const error = await rejection(createClient({ url, apiKey: 'tk_wrong' }).listConnections());
       assert.equal(error.status, 401);

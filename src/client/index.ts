@@ -6,6 +6,10 @@
 export { createClient, TokenkeeperClient, type ClientOptions, type ListConnectionsOptions, type OwnerTokenOptions, type TokenOptions } from './tokenkeeper-client.ts';
 export { TokenkeeperApiError, type ApiErrorCode } from './api-error.ts';
 export type {
+  Action,
+  ActionExecution,
+  ActionOutcome,
+  ActionPreview,
   ApiKey,
   Connection,
   ConnectionEvent,

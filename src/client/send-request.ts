@@ -16,6 +16,8 @@ export interface ApiRequest {
   path: string;
   query?: QueryValues;
   body?: unknown;
+  /** More request headers (`idempotency-key`). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -23,11 +25,11 @@ export interface ApiRequest {
  * into a `TokenkeeperApiError`. A 204 resolves to `undefined`.
  */
 export async function sendRequest<T>(transport: Transport, request: ApiRequest): Promise<T> {
-  const url = new URL(request.path, transport.baseUrl);
+  const url = exactUrl(`${transport.baseUrl}${request.path}`);
   for (const [name, value] of Object.entries(request.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, String(value));
   }
-  const headers: Record<string, string> = { authorization: `Bearer ${transport.apiKey}`, accept: 'application/json' };
+  const headers: Record<string, string> = { ...request.headers, authorization: `Bearer ${transport.apiKey}`, accept: 'application/json' };
   if (request.body !== undefined) headers['content-type'] = 'application/json';
   const response = await transport.fetch(url, {
     method: request.method,
@@ -65,11 +67,29 @@ export function baseUrlOf(url: string | URL): string {
 }
 
 /**
- * One path segment, percent-encoded, so an id or key can never change the route: `/` and `?` are
- * encoded, and so are the dot segments `.` and `..`, which URL resolution would otherwise apply
- * (RFC 3986 §5.2.4).
+ * One path segment, percent-encoded, so an id or key can never change the route: `/`, `?`, `#`
+ * and `\` are encoded. The dot segments `.` and `..` cannot be encoded away (URL parsing reads
+ * `%2E%2E` as `..` too): `exactUrl` refuses them.
  */
 export function segment(value: string): string {
-  const encoded = encodeURIComponent(value);
-  return encoded === '.' || encoded === '..' ? encoded.replaceAll('.', '%2E') : encoded;
+  return encodeURIComponent(value);
+}
+
+/**
+ * The URL of a request exactly as built, or `invalid_id` (the server's code for an id it cannot
+ * take) and nothing sent. fetch parses every URL it sends (WHATWG URL), and that parsing
+ * resolves dot segments even percent-encoded (RFC 3986 §5.2.4; `%2E%2E` counts as `..`): an id or
+ * key `..` would otherwise address another route (`v1/connections/..` is `v1/`). No id or key of
+ * the API is `.` or `..`, and `segment` encodes everything else that parsing could change.
+ */
+export function exactUrl(raw: string): URL {
+  const url = new URL(raw);
+  if (url.href === raw) return url;
+  throw new TokenkeeperApiError({
+    status: 400,
+    code: 'invalid_id',
+    message: 'The id in the path is not a valid id: "." and ".." are path segments, not ids. Nothing was sent.',
+    requestId: null,
+    retryAfter: null,
+  });
 }

@@ -1,5 +1,9 @@
+import { sendProxyRequest } from './proxy-request.ts';
 import { baseUrlOf, segment, sendRequest, type ApiRequest, type Transport } from './send-request.ts';
 import type {
+  Action,
+  ActionExecution,
+  ActionPreview,
   ApiKey,
   Connection,
   ConnectionEvent,
@@ -26,7 +30,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /**
    * Abort each request after this many milliseconds. Unset by default: a token request may
-   * wait for a refresh in progress, which the server bounds itself.
+   * wait for a refresh in progress, which the server bounds itself. For `proxyFetch`, the wait
+   * for the answer's headers only: reading a long body is bounded by your own signal.
    */
   timeoutMs?: number;
 }
@@ -167,6 +172,49 @@ export class TokenkeeperClient {
   /** Refused while connections use it, unless `force` (which deletes them too). */
   async deleteIntegration(key: string, options: { force?: boolean } = {}): Promise<void> {
     await this.#send<undefined>({ method: 'DELETE', path: `v1/integrations/${segment(key)}`, query: { force: options.force } });
+  }
+
+  // --- proxy ----------------------------------------------------------------------------
+
+  /**
+   * A call to the provider's API through Tokenkeeper's proxy (docs/proxy.md), with the
+   * connection's token: `tk.proxy.fetch` of the library, over HTTP. `path` is relative to the
+   * integration's API base URL (`/gmail/v1/users/me/profile?fields=emailAddress`) and is sent
+   * as written. Resolves with the provider's answer as a standard `Response`, whatever its
+   * status (a 404 from the provider is a Response); rejects with a `TokenkeeperApiError` when
+   * Tokenkeeper refused or could not complete the call (`proxy_path_invalid`,
+   * `connection_needs_reauth`, `proxy_timeout`, …). Rules for the path, headers, redirects and
+   * the body: src/client/proxy-request.ts.
+   */
+  proxyFetch(connectionId: string, path: string, init?: RequestInit): Promise<Response> {
+    return sendProxyRequest(this.#transport, connectionId, path, init);
+  }
+
+  // --- actions --------------------------------------------------------------------------
+
+  /** The actions there are (docs/actions.md); with `integration`, those it offers and whether they are enabled for it. */
+  listActions(options: { integration?: string } = {}): Promise<{ data: Action[] }> {
+    return this.#send({ method: 'GET', path: 'v1/actions', query: { integration: options.integration } });
+  }
+
+  /** The exact request `executeAction` would send, token redacted; validates the input and sends nothing. */
+  previewAction(connectionId: string, action: string, input: Record<string, unknown>): Promise<ActionPreview> {
+    return this.#send({ method: 'POST', path: `v1/connections/${segment(connectionId)}/actions/${segment(action)}/preview`, body: input });
+  }
+
+  /**
+   * Runs the action on the user's behalf. Rejects with a `TokenkeeperApiError` whose
+   * `details.outcome` says why it failed. With `idempotencyKey`, exactly once: the outcome is
+   * kept 24 h and a retry with the key (after a timeout, from a redelivering queue) gets it
+   * again (`replayed: true`) without sending.
+   */
+  executeAction(connectionId: string, action: string, input: Record<string, unknown>, options: { idempotencyKey?: string } = {}): Promise<ActionExecution> {
+    return this.#send({
+      method: 'POST',
+      path: `v1/connections/${segment(connectionId)}/actions/${segment(action)}/execute`,
+      body: input,
+      ...(options.idempotencyKey === undefined ? {} : { headers: { 'idempotency-key': options.idempotencyKey } }),
+    });
   }
 
   // --- API keys ---------------------------------------------------------------------------

@@ -187,3 +187,61 @@ export interface ApiKey {
 export interface CreatedApiKey extends ApiKey {
   key: string;
 }
+
+/** An action, as `GET /v1/actions` lists it (docs/actions.md). */
+export interface Action {
+  /** `<provider>.<area>.<verb>`, e.g. `google.gmail.send`. */
+  name: string;
+  description: string;
+  providers: string[];
+  /** Only these integrations offer it; null: every integration of those providers. */
+  integrations: string[] | null;
+  /** False when switched off by name or, listed for one integration, by its `actions_enabled`. */
+  enabled: boolean;
+  source: 'built-in' | 'module';
+  /** The JSON Schema of its input. */
+  input_schema: Record<string, unknown>;
+}
+
+/** `POST /v1/connections/:id/actions/:action/preview`: the request that would be sent, token redacted. */
+export interface ActionPreview {
+  action: string;
+  connection_id: string;
+  integration: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  /** Lower-case names; `authorization: Bearer [redacted]`. */
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * The outcome of an execution: `ok`, or a reason it failed (a failure is thrown as a
+ * `TokenkeeperApiError` whose `details.outcome` is one of these).
+ */
+export type ActionOutcome =
+  | 'ok'
+  | 'action_disabled'
+  | 'validation_error'
+  | 'connection_needs_reauth'
+  | 'token_unavailable'
+  | 'provider_rejected'
+  | 'provider_error'
+  | 'rate_limited'
+  | 'timeout'
+  | 'circuit_open';
+
+/** `POST /v1/connections/:id/actions/:action/execute` when it succeeded. */
+export interface ActionExecution {
+  action: string;
+  connection_id: string;
+  integration: string;
+  outcome: 'ok';
+  provider_status: number;
+  /** What the action read from the provider's answer. */
+  result: unknown;
+  duration_ms: number;
+  executed_at: IsoDateTime;
+  /** True: the stored answer of an earlier execute with the same Idempotency-Key; nothing was sent. */
+  replayed: boolean;
+}
