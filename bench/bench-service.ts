@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,8 @@ export interface BenchServiceOptions {
   env?: Record<string, string>;
   /** Start the scheduler (ticks: sweep, alert notifications) as `npm start` does; default off. */
   startScheduler?: boolean;
+  /** More routes of the benchmark's own on the same Fastify instance, beside the bare route. */
+  extend?: (app: FastifyInstance) => void;
 }
 
 export interface BenchService {
@@ -47,8 +50,11 @@ export interface BenchService {
   apiKey: string;
   /** Sets the body the bare route answers with from now on. */
   setBareBody(body: Record<string, unknown>): void;
-  /** Runs the whole connect flow through the sandbox over HTTP; returns the connection id. */
-  connectAccount(ownerId: string): Promise<string>;
+  /**
+   * Runs the whole connect flow through the sandbox over HTTP; returns the connection id. For the
+   * `sandbox` integration by default, or another integration of the sandbox provider.
+   */
+  connectAccount(ownerId: string, integrationKey?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -86,6 +92,7 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
       http: {
         extend: (app) => {
           app.get(BARE_PATH, async (_request, reply) => reply.send(bareBody));
+          options.extend?.(app);
         },
       },
     });
@@ -98,11 +105,11 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
   if (options.sandbox) await ensureSandboxIntegration(running.tk, options.sandbox);
   const { key: apiKey } = await createApiKey(running.tk.database.db, running.tk.clock, 'bench');
 
-  const connectAccount = async (ownerId: string): Promise<string> => {
+  const connectAccount = async (ownerId: string, integrationKey = SANDBOX_INTEGRATION_KEY): Promise<string> => {
     const session = await fetch(`${url}/v1/connect/sessions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ integration: SANDBOX_INTEGRATION_KEY, owner_id: ownerId, redirect_to: 'http://127.0.0.1/bench-done' }),
+      body: JSON.stringify({ integration: integrationKey, owner_id: ownerId, redirect_to: 'http://127.0.0.1/bench-done' }),
     });
     const created = (await session.json()) as { connect_url?: string };
     if (session.status !== 201 || !created.connect_url) throw new Error(`connect session: ${session.status} ${JSON.stringify(created)}`);

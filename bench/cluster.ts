@@ -13,7 +13,7 @@
  * Parts 1–2 run against instances in this process (the bare route needs one); 3–5 against real
  * `tokenkeeper serve` processes. One sandbox provider, in this process, serves them all.
  */
-import { arch, cpus, loadavg, platform } from 'node:os';
+import { loadavg } from 'node:os';
 import { KeyRing } from '../src/crypto/index.ts';
 import { startSandbox, type SandboxServer } from '../src/sandbox/index.ts';
 import { SANDBOX_INTEGRATION_KEY } from '../src/server.ts';
@@ -23,7 +23,7 @@ import { measureExpiredBurst, type ExpiredBurstResult } from './expired-burst.ts
 import { LoadClient } from './load-client.ts';
 import type { BenchOptions } from './options.ts';
 import { DEFAULT_BENCH_DATABASE_URL, freshBenchSchema, type BenchSchema } from './postgres-schema.ts';
-import { autocannonHeader, autocannonRow, count, milliseconds } from './report.ts';
+import { autocannonHeader, autocannonRow, count, describeMachine, milliseconds } from './report.ts';
 import { clusterFigures, clusterMarkdown, type ClusterResults } from './cluster-report.ts';
 import { seedConnections } from './seed-connections.ts';
 import { spawnServe, stopAllServe, waitReady, type ServeProcess } from './serve-process.ts';
@@ -56,7 +56,7 @@ export async function runClusterBench(options: BenchOptions, print: (text?: stri
   const sweepCount = Math.max(100, Math.round(SWEEP_CONNECTIONS * options.scale));
   const durationSeconds = options.durationSeconds;
   const warmupSeconds = Math.min(2, durationSeconds);
-  const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${platform()} ${arch()}`;
+  const machine = describeMachine();
   const baseUrl = process.env.DATABASE_URL || process.env.TEST_DATABASE_URL || DEFAULT_BENCH_DATABASE_URL;
 
   const loadAtStart = loadavg()[0]!;

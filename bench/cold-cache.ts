@@ -1,6 +1,6 @@
 import type { AutocannonSummary } from './load-messages.ts';
 import type { LoadClient } from './load-client.ts';
-import { routeFigures, type RouteFigures } from './throughput.ts';
+import { measurePair, type RouteFigures } from './throughput.ts';
 
 export interface ColdCachePlan {
   /** The service's origin, e.g. `http://127.0.0.1:41234`. */
@@ -34,26 +34,14 @@ export interface ColdCacheResult {
  * alternately after a warm-up, medians reported, like `measureThroughput`.
  */
 export async function measureColdCache(load: LoadClient, plan: ColdCachePlan): Promise<ColdCacheResult> {
-  const run = (paths: string[], durationSeconds: number) =>
-    load.autocannon({ url: `${plan.origin}${paths[0]}`, paths, headers: plan.headers, connections: plan.connections, durationSeconds });
-  const cachedPaths = [plan.cachedPath];
-  if (plan.warmupSeconds > 0) {
-    await run(cachedPaths, plan.warmupSeconds);
-    await run(plan.coldPaths, plan.warmupSeconds);
-  }
-  const cachedRuns: AutocannonSummary[] = [];
-  const coldRuns: AutocannonSummary[] = [];
-  for (let round = 1; round <= plan.rounds; round++) {
-    const cached = await run(cachedPaths, plan.durationSeconds);
-    cachedRuns.push(cached);
-    plan.onRun?.('cached', round, cached);
-    const cold = await run(plan.coldPaths, plan.durationSeconds);
-    coldRuns.push(cold);
-    plan.onRun?.('cold', round, cold);
-  }
-  const cached = routeFigures(cachedRuns);
-  const cold = routeFigures(coldRuns);
-  return { cached, cold, throughputRatio: cold.requestsPerSecond / cached.requestsPerSecond, p99Ratio: cold.latencyP99 / cached.latencyP99 };
+  const { origin, cachedPath, coldPaths, headers, onRun, ...shape } = plan;
+  const pair = await measurePair(load, {
+    ...shape,
+    baseline: { url: `${origin}${cachedPath}`, paths: [cachedPath], headers },
+    measured: { url: `${origin}${coldPaths[0]}`, paths: coldPaths, headers },
+    onRun: onRun && ((route, round, summary) => onRun(route === 'baseline' ? 'cached' : 'cold', round, summary)),
+  });
+  return { cached: pair.baseline, cold: pair.measured, throughputRatio: pair.throughputRatio, p99Ratio: pair.p99Ratio };
 }
 
 /** Fisher–Yates: the order the cold run asks for connections in. */

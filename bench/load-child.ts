@@ -6,7 +6,7 @@
  */
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AutocannonRequest, AutocannonSummary, BurstRequest, BurstSummary, LoadRequest, LoadResponse } from './load-messages.ts';
+import type { AutocannonRequest, AutocannonSummary, BurstRequest, BurstSummary, LoadRequest, LoadResponse, SequenceRequest, SequenceSummary } from './load-messages.ts';
 
 /** The part of autocannon's result this benchmark reads (autocannon ships no types). */
 interface AutocannonResult {
@@ -22,6 +22,8 @@ type Autocannon = (options: Record<string, unknown>, done: (error: Error | null,
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 const burstAgent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 10_000, scheduling: 'lifo' });
+/** One kept-alive connection per origin: a sequence's requests never queue behind each other. */
+const sequenceAgent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
 
 function runAutocannon(task: AutocannonRequest): Promise<AutocannonSummary> {
   return new Promise((resolve, reject) => {
@@ -72,10 +74,10 @@ interface Answer {
   body: string;
 }
 
-function askOnce(url: string, headers: Record<string, string>): Promise<Answer> {
+function askOnce(url: string, headers: Record<string, string>, agent: Agent = burstAgent): Promise<Answer> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const outgoing = request(url, { agent: burstAgent, headers }, (response) => {
+    const outgoing = request(url, { agent, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, ms: performance.now() - started, body: Buffer.concat(chunks).toString('utf8') }));
@@ -98,24 +100,45 @@ async function runBurst(task: BurstRequest): Promise<BurstSummary> {
   const tokens = new Set<string>();
   const sampleFailures: string[] = [];
   for (const answer of answers) {
-    statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-    if (answer.status === 200) {
-      try {
-        tokens.add(String((JSON.parse(answer.body) as { access_token?: unknown }).access_token));
-      } catch {
-        if (sampleFailures.length < 5) sampleFailures.push(`200 with a body that is not JSON: ${answer.body.slice(0, 120)}`);
-      }
-    } else if (sampleFailures.length < 5) {
-      sampleFailures.push(`${answer.status}: ${answer.body.slice(0, 200)}`);
+    if (!tally(answer, statuses, sampleFailures)) continue;
+    try {
+      tokens.add(String((JSON.parse(answer.body) as { access_token?: unknown }).access_token));
+    } catch {
+      if (sampleFailures.length < 5) sampleFailures.push(`200 with a body that is not JSON: ${answer.body.slice(0, 120)}`);
     }
   }
   return { latenciesMs: answers.map((answer) => answer.ms), statuses, distinctAccessTokens: [...tokens], wallMs, sampleFailures };
 }
 
+/** Counts the answer's status, keeps a few failures for the report; true for a 200. */
+function tally(answer: Answer, statuses: Record<string, number>, sampleFailures: string[]): boolean {
+  statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+  if (answer.status === 200) return true;
+  if (sampleFailures.length < 5) sampleFailures.push(`${answer.status}: ${answer.body.slice(0, 200)}`);
+  return false;
+}
+
+async function runSequence(task: SequenceRequest): Promise<SequenceSummary> {
+  const latenciesMs = task.targets.map((): number[] => []);
+  const statuses: Record<string, number> = {};
+  const sampleFailures: string[] = [];
+  const urls = task.targets.map((target) => (target.paths && target.paths.length > 0 ? target.paths.map((path) => new URL(path, target.url).href) : [target.url]));
+  const deadline = performance.now() + task.durationSeconds * 1000;
+  for (let turn = 0; performance.now() < deadline; turn++) {
+    for (const [index, target] of task.targets.entries()) {
+      const targetUrls = urls[index]!;
+      const answer = await askOnce(targetUrls[turn % targetUrls.length]!, target.headers, sequenceAgent);
+      tally(answer, statuses, sampleFailures);
+      latenciesMs[index]!.push(answer.ms);
+    }
+  }
+  return { latenciesMs, statuses, sampleFailures };
+}
+
 async function handle(message: LoadRequest & { id: number }): Promise<void> {
   let reply: LoadResponse;
   try {
-    const result = message.type === 'autocannon' ? await runAutocannon(message) : await runBurst(message);
+    const result = message.type === 'autocannon' ? await runAutocannon(message) : message.type === 'burst' ? await runBurst(message) : await runSequence(message);
     reply = { id: message.id, ok: true, result };
   } catch (error) {
     reply = { id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) };
@@ -131,5 +154,6 @@ process.on('message', (message: LoadRequest & { id: number }) => void handle(mes
 // The parent went away (finished, or crashed): do not linger holding sockets open.
 process.on('disconnect', () => {
   burstAgent.destroy();
+  sequenceAgent.destroy();
   process.exit(0);
 });

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { AutocannonRequest, AutocannonSummary, BurstRequest, BurstSummary, LoadRequest, LoadResponse } from './load-messages.ts';
+import type { AutocannonRequest, AutocannonSummary, BurstRequest, BurstSummary, LoadRequest, LoadResponse, SequenceRequest, SequenceSummary } from './load-messages.ts';
 
 /**
  * The parent's handle on the load-generating child process (bench/load-child.ts). Requests
@@ -32,6 +32,10 @@ export class LoadClient {
 
   burst(task: Omit<BurstRequest, 'type'>): Promise<BurstSummary> {
     return this.#ask({ type: 'burst', ...task }) as Promise<BurstSummary>;
+  }
+
+  sequence(task: Omit<SequenceRequest, 'type'>): Promise<SequenceSummary> {
+    return this.#ask({ type: 'sequence', ...task }) as Promise<SequenceSummary>;
   }
 
   #ask(task: LoadRequest): Promise<unknown> {

@@ -4,17 +4,32 @@
  * does not share the service's event loop (on a 2-core machine: one core each).
  */
 
-export interface AutocannonRequest {
-  type: 'autocannon';
+/** What one run asks for: a URL, or a list of paths of its origin, with these headers. */
+export interface LoadTarget {
   url: string;
   headers: Record<string, string>;
-  connections: number;
-  durationSeconds: number;
   /**
    * Request these paths of `url`'s origin in turn, one shared sequence for all connections,
    * instead of `url` itself (the cold-cache run walks a shuffled list of connection ids).
    */
   paths?: string[];
+}
+
+export interface AutocannonRequest extends LoadTarget {
+  type: 'autocannon';
+  connections: number;
+  durationSeconds: number;
+}
+
+/**
+ * One request at a time for `durationSeconds`, to each target in turn (A, B, A, B …), each
+ * target over its own single kept-alive connection: latency without queueing, and both targets
+ * measured in the same moments of the machine.
+ */
+export interface SequenceRequest {
+  type: 'sequence';
+  targets: LoadTarget[];
+  durationSeconds: number;
 }
 
 export interface BurstRequest {
@@ -27,7 +42,7 @@ export interface BurstRequest {
   urls?: string[];
 }
 
-export type LoadRequest = AutocannonRequest | BurstRequest;
+export type LoadRequest = AutocannonRequest | BurstRequest | SequenceRequest;
 
 export interface AutocannonSummary {
   requestsPerSecond: number;
@@ -57,6 +72,14 @@ export interface BurstSummary {
   sampleFailures: string[];
 }
 
+export interface SequenceSummary {
+  /** Per target, milliseconds from asking to the last byte of each answer, in the order sent. */
+  latenciesMs: number[][];
+  /** Status code → count over every target; 0 counts transport errors. */
+  statuses: Record<string, number>;
+  sampleFailures: string[];
+}
+
 export type LoadResponse =
-  | { id: number; ok: true; result: AutocannonSummary | BurstSummary }
+  | { id: number; ok: true; result: AutocannonSummary | BurstSummary | SequenceSummary }
   | { id: number; ok: false; error: string };

@@ -1,16 +1,78 @@
-import type { AutocannonSummary } from './load-messages.ts';
+import type { AutocannonSummary, LoadTarget } from './load-messages.ts';
 import type { LoadClient } from './load-client.ts';
 import { median } from './statistics.ts';
 
-export interface ThroughputPlan {
-  bareUrl: string;
-  tokenUrl: string;
-  /** Sent on both routes, so the requests differ only in what the server does with them. */
-  headers: Record<string, string>;
+export interface PairResult {
+  baseline: RouteFigures;
+  measured: RouteFigures;
+  /** measured req/s ÷ baseline req/s (higher is better). */
+  throughputRatio: number;
+  /** measured p99 ÷ baseline p99 (lower is better). */
+  p99Ratio: number;
+}
+
+export interface AlternatingPlan {
+  targets: LoadTarget[];
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
   rounds: number;
+  onRun?: (target: number, round: number, summary: AutocannonSummary) => void;
+}
+
+export interface PairPlan extends Omit<AlternatingPlan, 'targets' | 'onRun'> {
+  /** What the other route is measured against (the bare route, the direct call). */
+  baseline: LoadTarget;
+  measured: LoadTarget;
+  onRun?: (route: 'baseline' | 'measured', round: number, summary: AutocannonSummary) => void;
+}
+
+/**
+ * Routes measured the same way: each warmed up first (JIT, caches, connection pools), then run
+ * alternately — A, B, A, B — so a slow stretch of the machine (two cores shared with the load
+ * generator) hits every route alike; the median of each route's runs is reported, in `targets`' order.
+ */
+export async function measureAlternating(load: LoadClient, plan: AlternatingPlan): Promise<RouteFigures[]> {
+  const run = (target: LoadTarget, durationSeconds: number) => load.autocannon({ ...target, connections: plan.connections, durationSeconds });
+  if (plan.warmupSeconds > 0) {
+    for (const target of plan.targets) await run(target, plan.warmupSeconds);
+  }
+  const runs = plan.targets.map((): AutocannonSummary[] => []);
+  for (let round = 1; round <= plan.rounds; round++) {
+    for (const [index, target] of plan.targets.entries()) {
+      const summary = await run(target, plan.durationSeconds);
+      runs[index]!.push(summary);
+      plan.onRun?.(index, round, summary);
+    }
+  }
+  return runs.map(routeFigures);
+}
+
+/** One route against a baseline (`measureAlternating`), as ratios. */
+export async function measurePair(load: LoadClient, plan: PairPlan): Promise<PairResult> {
+  const { baseline: baselineTarget, measured: measuredTarget, onRun, ...shape } = plan;
+  const [baseline, measured] = (await measureAlternating(load, {
+    ...shape,
+    targets: [baselineTarget, measuredTarget],
+    onRun: onRun && ((target, round, summary) => onRun(target === 0 ? 'baseline' : 'measured', round, summary)),
+  })) as [RouteFigures, RouteFigures];
+  return pairOf(baseline, measured);
+}
+
+export function pairOf(baseline: RouteFigures, measured: RouteFigures): PairResult {
+  return {
+    baseline,
+    measured,
+    throughputRatio: measured.requestsPerSecond / baseline.requestsPerSecond,
+    p99Ratio: measured.latencyP99 / baseline.latencyP99,
+  };
+}
+
+export interface ThroughputPlan extends Omit<PairPlan, 'baseline' | 'measured' | 'onRun'> {
+  bareUrl: string;
+  tokenUrl: string;
+  /** Sent on both routes, so the requests differ only in what the server does with them. */
+  headers: Record<string, string>;
   onRun?: (route: 'bare' | 'token', round: number, summary: AutocannonSummary) => void;
 }
 
@@ -34,37 +96,16 @@ export interface ThroughputResult {
   p99Ratio: number;
 }
 
-/**
- * The token route against the bare route, measured the same way: both warmed up first (JIT,
- * caches, connection pools), then run alternately — bare, token, bare, token — so a slow
- * stretch of the machine (two cores shared with the load generator) hits both routes alike,
- * and the median of each route's runs is reported.
- */
+/** The token route against the bare route of the same server (`measurePair`). */
 export async function measureThroughput(load: LoadClient, plan: ThroughputPlan): Promise<ThroughputResult> {
-  const run = (url: string, durationSeconds: number) =>
-    load.autocannon({ url, headers: plan.headers, connections: plan.connections, durationSeconds });
-  if (plan.warmupSeconds > 0) {
-    await run(plan.bareUrl, plan.warmupSeconds);
-    await run(plan.tokenUrl, plan.warmupSeconds);
-  }
-  const bareRuns: AutocannonSummary[] = [];
-  const tokenRuns: AutocannonSummary[] = [];
-  for (let round = 1; round <= plan.rounds; round++) {
-    const bare = await run(plan.bareUrl, plan.durationSeconds);
-    bareRuns.push(bare);
-    plan.onRun?.('bare', round, bare);
-    const token = await run(plan.tokenUrl, plan.durationSeconds);
-    tokenRuns.push(token);
-    plan.onRun?.('token', round, token);
-  }
-  const bare = routeFigures(bareRuns);
-  const token = routeFigures(tokenRuns);
-  return {
-    bare,
-    token,
-    throughputRatio: token.requestsPerSecond / bare.requestsPerSecond,
-    p99Ratio: token.latencyP99 / bare.latencyP99,
-  };
+  const { bareUrl, tokenUrl, headers, onRun, ...shape } = plan;
+  const pair = await measurePair(load, {
+    ...shape,
+    baseline: { url: bareUrl, headers },
+    measured: { url: tokenUrl, headers },
+    onRun: onRun && ((route, round, summary) => onRun(route === 'baseline' ? 'bare' : 'token', round, summary)),
+  });
+  return { bare: pair.baseline, token: pair.measured, throughputRatio: pair.throughputRatio, p99Ratio: pair.p99Ratio };
 }
 
 /** Medians (and summed failures) of one route's runs. */

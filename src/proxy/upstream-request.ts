@@ -36,6 +36,9 @@ export class UpstreamClient {
     const { target } = call;
     const secure = target.protocol === 'https:';
     return new Promise<IncomingMessage>((resolve, reject) => {
+      // The caller left while the call waited for a permit: send nothing. (Destroying a request
+      // made here, before its 'error' listener below, would be an unhandled 'error' event.)
+      if (call.signal?.aborted) return reject(callerGone());
       let answered = false;
       const request = (secure ? httpsRequest : httpRequest)({
         protocol: target.protocol,
@@ -67,11 +70,10 @@ export class UpstreamClient {
         request.destroy(error);
       });
       const onAbort = (): void => {
-        const error = new TokenkeeperError('proxy_upstream_unreachable', 'The caller went away before the provider answered.');
+        const error = callerGone();
         fail(error);
         request.destroy(error);
       };
-      if (call.signal?.aborted) return onAbort();
       call.signal?.addEventListener('abort', onAbort, { once: true });
 
       request.on('response', (response) => {
@@ -105,6 +107,10 @@ export class UpstreamClient {
     this.http.destroy();
     this.https.destroy();
   }
+}
+
+function callerGone(): TokenkeeperError {
+  return new TokenkeeperError('proxy_upstream_unreachable', 'The caller went away before the provider answered.');
 }
 
 function timeoutError(timeoutMs: number): TokenkeeperError {
