@@ -82,9 +82,9 @@ for (const dialect of testDialects()) {
     test('list prints a table of the actions, or with --json the API\'s {data} with input schemas', async () => {
       const table = await run(['actions', 'list']);
       assert.equal(table.code, 0, table.stderr);
-      assert.match(table.stdout, /^NAME +PROVIDERS +ENABLED +SOURCE +DESCRIPTION\n/);
-      assert.match(table.stdout, /^sandbox\.notes\.create +sandbox +yes +built-in +Creates a note in the sandbox/m);
-      assert.match(table.stdout, /^github\.issues\.create +github, github-app +yes +built-in/m);
+      assert.match(table.stdout, /^NAME +PROVIDERS +INTEGRATIONS +ENABLED +SOURCE +DESCRIPTION\n/);
+      assert.match(table.stdout, /^sandbox\.notes\.create +sandbox +sandbox +yes +built-in +Creates a note in the sandbox/m);
+      assert.match(table.stdout, /^github\.issues\.create +github, github-app +- +yes +built-in/m, 'no configured integration offers it');
       for (const line of table.stdout.trimEnd().split('\n')) assert.ok(line.length <= 140, `a long description is trimmed: ${line}`);
 
       const json = await run(['actions', 'list', '--json']);
@@ -92,7 +92,7 @@ for (const dialect of testDialects()) {
       const all = JSON.parse(json.stdout) as { data: Array<Record<string, any>> };
       assert.deepEqual(Object.keys(all), ['data']);
       const note = all.data.find((action) => action.name === 'sandbox.notes.create')!;
-      assert.deepEqual(Object.keys(note).sort(), ['description', 'enabled', 'input_schema', 'integrations', 'name', 'providers', 'source']);
+      assert.deepEqual(Object.keys(note).sort(), ['available_for', 'description', 'enabled', 'input_schema', 'integrations', 'name', 'providers', 'source']);
       assert.deepEqual(note.input_schema.required, ['title', 'text']);
       const api = await h.api('GET', '/v1/actions');
       assert.deepEqual(all, api.body, 'the same answer as GET /v1/actions');

@@ -89,6 +89,9 @@ for (const dialect of testDialects()) {
       assert.ok(gmail.input_schema.properties.subject, 'the schema itself');
       assert.equal(gmail.enabled, true);
       assert.equal(gmail.source, 'built-in');
+      assert.deepEqual(gmail.available_for, [{ integration: 'google', enabled: true }], 'the configured integrations that offer it');
+      const notes = all.body.data.find((action: { name: string }) => action.name === 'sandbox.notes.create');
+      assert.deepEqual(notes.available_for, [{ integration: 'sandbox', enabled: true }]);
 
       const forSlack = await h.api('GET', '/v1/actions?integration=slack');
       assert.deepEqual(forSlack.body.data.map((action: { name: string }) => action.name), ['slack.chat.post_message']);
@@ -290,6 +293,10 @@ for (const dialect of testDialects()) {
         assert.equal(preview.status, 501);
         const listed = await h.api('GET', '/v1/actions?integration=slack');
         assert.equal(listed.body.data[0].enabled, false);
+        const all = await h.api('GET', '/v1/actions');
+        const slackAction = all.body.data.find((action: { name: string }) => action.name === 'slack.chat.post_message');
+        assert.equal(slackAction.enabled, true, 'not switched off by name');
+        assert.deepEqual(slackAction.available_for, [{ integration: 'slack', enabled: false }]);
         assert.equal(provider.requests.length, 0, 'nothing reached Slack');
         const proxied = await h.api('GET', `/v1/proxy/${connections.slack}/auth.test`);
         assert.equal(proxied.status, 200, 'the proxy is not an action: it still works');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { getProvider, isLoopbackHost, listProviders, validateIntegrationSettings } from '../src/providers/index.ts';
+import { getProvider, isLoopbackHost, listProviders, RATE_LIMIT_BOUNDS, validateIntegrationSettings } from '../src/providers/index.ts';
 
 const EXPECTED_KEYS = ['google', 'microsoft', 'github', 'github-app', 'slack', 'spotify', 'discord', 'linkedin', 'salesforce', 'oidc', 'custom', 'sandbox'];
 
@@ -39,7 +40,10 @@ describe('provider catalog', () => {
         assert.ok(['always', 'optional', 'never'].includes(entry.refresh.rotation));
         assert.ok(entry.refresh.maxIdleDays === null || entry.refresh.maxIdleDays > 0);
         assert.ok(entry.defaultAccessTokenLifetimeSeconds === null || entry.defaultAccessTokenLifetimeSeconds > 0);
-        assert.ok(entry.rateLimit.requestsPerMinute > 0 && entry.rateLimit.concurrency > 0);
+        for (const [field, value] of Object.entries(entry.rateLimit)) {
+          const { min, max } = RATE_LIMIT_BOUNDS[field as keyof typeof RATE_LIMIT_BOUNDS];
+          assert.ok(Number.isSafeInteger(value) && value >= min && value <= max, `rateLimit.${field} ${value}: a setting could not say it`);
+        }
         for (const scope of entry.defaultScopes) assert.doesNotMatch(scope, /[\s,]/);
         for (const value of Object.values(entry.authorizationParams)) assert.equal(typeof value, 'string');
       });
@@ -74,6 +78,40 @@ describe('provider catalog', () => {
     assert.ok(getProvider('salesforce')!.defaultAccessTokenLifetimeSeconds! > 0);
     assert.equal(getProvider('oidc')!.discovery, true);
     assert.equal(getProvider('sandbox')!.discovery, true);
+  });
+
+  it("sizes every default rate limit for the application's proxied calls, not only its token requests", () => {
+    // The limit holds every proxied call and action of the whole app (all its users, workspaces,
+    // tenants). Slack's old 100/min and 5 at once held an app to 1.7 calls/s: one workspace's tier.
+    for (const entry of listProviders()) {
+      assert.ok(entry.rateLimit.requestsPerMinute >= 600, `${entry.key}: ${entry.rateLimit.requestsPerMinute}/min is under 10 calls/s app-wide`);
+      assert.ok(entry.rateLimit.concurrency >= 20, `${entry.key}: ${entry.rateLimit.concurrency} at once (a permit is held while the provider answers)`);
+    }
+    const perSecondOf = (key: string): number => {
+      const { requestsPerMinute, requestsPerSecond } = getProvider(key)!.rateLimit;
+      return Math.min(requestsPerMinute / 60, requestsPerSecond ?? Infinity);
+    };
+    // Under the documented app-wide limits, margin included: a minute's bucket may send 7/6 of
+    // its rate within one minute, a per-second one 1.05 times its rate within one second.
+    assert.ok((getProvider('google')!.rateLimit.requestsPerMinute * 7) / 6 < 10_000, 'Calendar API: 10,000 requests/min per project');
+    assert.ok(perSecondOf('microsoft') * 10 * 1.05 < 130_000, 'Graph: 130,000 requests per 10 s per app');
+    assert.ok(perSecondOf('discord') * 1.05 < 50, 'Discord: 50 requests/s');
+    assert.equal(getProvider('discord')!.rateLimit.requestsPerSecond !== undefined, true, 'Discord counts per second: paced');
+    for (const key of ['github', 'github-app']) assert.ok(getProvider(key)!.rateLimit.concurrency < 100, 'GitHub: at most 100 concurrent requests');
+  });
+
+  it('docs/providers.md lists each default rate limit as the catalog has it', () => {
+    const doc = readFileSync(new URL('../docs/providers.md', import.meta.url), 'utf8');
+    const listed = new Map<string, string>();
+    // Rows of the defaults table: `key`[, `key`] | requests/min | requests/s | concurrency | …
+    for (const match of doc.matchAll(/^\| ((?:`[a-z-]+`(?:, )?)+) \| ([\d,]+) \| ([\d,]+|—) \| ([\d,]+) \|/gm)) {
+      for (const key of match[1]!.match(/[a-z-]+/g)!) listed.set(key, `${match[2]} ${match[3]} ${match[4]}`);
+    }
+    const figure = (value: number | undefined): string => (value === undefined ? '—' : value.toLocaleString('en-US'));
+    for (const entry of listProviders()) {
+      const { requestsPerMinute, requestsPerSecond, concurrency } = entry.rateLimit;
+      assert.equal(listed.get(entry.key), `${figure(requestsPerMinute)} ${figure(requestsPerSecond)} ${figure(concurrency)}`, entry.key);
+    }
   });
 
   it('returns undefined for unknown providers', () => {
@@ -213,6 +251,17 @@ describe('validateIntegrationSettings', () => {
 
   it('reports every problem at once', () => {
     assert.equal(invalid('custom', { pkce: 1, scopeSeparator: '|', extra: true }).length, 5);
+  });
+
+  it('lets rateLimit reach the per-second bound in per-minute terms, and names the bounds past it', () => {
+    assert.equal(RATE_LIMIT_BOUNDS.requestsPerMinute.max, RATE_LIMIT_BOUNDS.requestsPerSecond.max * 60);
+    const highest = { requestsPerMinute: 600_000, requestsPerSecond: 10_000, concurrency: 1_000 };
+    assert.deepEqual(validateIntegrationSettings('slack', { rateLimit: highest }), { ok: true, settings: { rateLimit: highest } });
+    assert.deepEqual(invalid('slack', { rateLimit: { requestsPerMinute: 600_001, requestsPerSecond: 10_001, concurrency: 1_001 } }), [
+      'rateLimit.requestsPerMinute must be an integer from 1 to 600000',
+      'rateLimit.requestsPerSecond must be an integer from 1 to 10000',
+      'rateLimit.concurrency must be an integer from 1 to 1000',
+    ]);
   });
 });
 

@@ -20,7 +20,7 @@ export interface ActionConnections {
 export interface ActionServiceOptions {
   registry: ActionRegistry;
   connections: ActionConnections;
-  integrations: { findByKey(key: string): Promise<IntegrationRecord | null> };
+  integrations: { findByKey(key: string): Promise<IntegrationRecord | null>; list(): Promise<IntegrationRecord[]> };
   proxy: { forward(call: ProxyCall): Promise<ProxyAnswer> };
   executions: IdempotentExecutions;
   events: EventBus;
@@ -86,12 +86,29 @@ export class ActionService {
     return this.options.registry.get(name);
   }
 
-  /** `GET /v1/actions`: every action, or those an integration offers with `enabled` as it sees them (404 for an unknown key). */
-  async list(integrationKey?: string): Promise<ActionJson[]> {
-    if (integrationKey === undefined) return this.options.registry.toJson();
-    const record = await this.options.integrations.findByKey(integrationKey);
-    if (record === null) throw new TokenkeeperError('integration_not_found', `No integration "${integrationKey.slice(0, 100)}".`);
-    return this.options.registry.toJson({ key: record.key, provider: record.provider, actionsEnabled: record.actionsEnabled });
+  /**
+   * `GET /v1/actions`: every action, each with the configured integrations that offer it
+   * (`available_for`, with `enabled` as each sees it); or, for one integration, those it offers
+   * with `enabled` as it sees them (404 for an unknown key).
+   */
+  async list(integrationKey?: string): Promise<Array<ActionJson & { available_for: Array<{ integration: string; enabled: boolean }> }>> {
+    const { registry, integrations } = this.options;
+    let targets: ActionIntegration[];
+    if (integrationKey === undefined) {
+      targets = (await integrations.list()).map((record) => ({ key: record.key, provider: record.provider, actionsEnabled: record.actionsEnabled }));
+    } else {
+      const record = await integrations.findByKey(integrationKey);
+      if (record === null) throw new TokenkeeperError('integration_not_found', `No integration "${integrationKey.slice(0, 100)}".`);
+      targets = [{ key: record.key, provider: record.provider, actionsEnabled: record.actionsEnabled }];
+    }
+    const listed = integrationKey === undefined ? registry.toJson() : registry.toJson(targets[0]);
+    return listed.map((action) => {
+      const definition = registry.get(action.name)!;
+      const available_for = targets
+        .filter((target) => registry.appliesTo(definition, target))
+        .map((target) => ({ integration: target.key, enabled: registry.disabledBy(action.name, target) === null }));
+      return { ...action, available_for };
+    });
   }
 
   /** The request `execute` would send, with the token redacted. Validates the input; sends nothing. */

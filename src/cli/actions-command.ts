@@ -36,9 +36,10 @@ Run \`tokenkeeper actions <subcommand> --help\` for details.
 const LIST_USAGE = `Usage: tokenkeeper actions list [--integration <key>] [--json]
 
 Lists the actions this installation offers, built-in ones first, then those loaded from
-TOKENKEEPER_ACTIONS_DIR: name, the providers whose integrations offer it, whether it is enabled
-(TOKENKEEPER_ACTIONS_DISABLED; with --integration, also the integration's actions_enabled),
-where it comes from, and what it does. --json includes each action's input schema.
+TOKENKEEPER_ACTIONS_DIR: name, the providers whose integrations offer it, the configured
+integrations that do (an integration with actions_enabled false is marked "off"), whether it is
+enabled (TOKENKEEPER_ACTIONS_DISABLED; with --integration, also that integration's
+actions_enabled), where it comes from, and what it does. --json includes each action's input schema.
 
 Options:
   --integration <key>   only the actions this integration offers, enabled as it sees them
@@ -111,8 +112,8 @@ async function list(argv: string[], io: CliIo): Promise<number> {
     }
     io.stdout(
       formatTable(
-        ['name', 'providers', 'enabled', 'source', 'description'],
-        actions.map((action) => [action.name, providersOf(action), action.enabled ? 'yes' : 'no', action.source, trim(action.description, 60)]),
+        ['name', 'providers', 'integrations', 'enabled', 'source', 'description'],
+        actions.map((action) => [action.name, providersOf(action), integrationsOf(action), action.enabled ? 'yes' : 'no', action.source, trim(action.description, 60)]),
       ),
     );
     return EXIT_OK;
@@ -292,6 +293,12 @@ function reportActionError(error: unknown, io: CliIo, json: boolean): number {
 }
 
 /** `github, github-app`, with the integrations an action is narrowed to. */
+/** The configured integrations offering it: `google, google-eu (off)`, or `-` for none. */
+function integrationsOf(action: { available_for: Array<{ integration: string; enabled: boolean }> }): string {
+  if (action.available_for.length === 0) return '-';
+  return action.available_for.map((entry) => (entry.enabled ? entry.integration : `${entry.integration} (off)`)).join(', ');
+}
+
 function providersOf(action: ActionJson): string {
   const providers = action.providers.join(', ');
   return action.integrations === null ? providers : `${providers} (only ${action.integrations.join(', ')})`;

@@ -199,6 +199,8 @@ export interface Action {
   /** False when switched off by name or, listed for one integration, by its `actions_enabled`. */
   enabled: boolean;
   source: 'built-in' | 'module';
+  /** The configured integrations that offer it, each with whether it is enabled there. */
+  available_for: Array<{ integration: string; enabled: boolean }>;
   /** The JSON Schema of its input. */
   input_schema: Record<string, unknown>;
 }

@@ -18,7 +18,8 @@ export const custom: ProviderEntry = {
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
-  rateLimit: { requestsPerMinute: 300, concurrency: 10 },
+  // Any OAuth server, so no documented limit to follow: a conservative 50/s that still carries proxy traffic.
+  rateLimit: { requestsPerMinute: 3_000, concurrency: 50 },
   requiredSettings: ['authorizationEndpoint', 'tokenEndpoint'],
   quirks: {},
 };

@@ -23,7 +23,8 @@ export const discord: ProviderEntry = {
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 604_800,
-  rateLimit: { requestsPerMinute: 300, concurrency: 5 },
+  // Discord's global limit is 50 requests/s per token, counted per second: 45/s paced evenly keeps every second under it even were all calls one token's.
+  rateLimit: { requestsPerMinute: 2_700, requestsPerSecond: 45, concurrency: 50 },
   requiredSettings: [],
   quirks: {},
 };

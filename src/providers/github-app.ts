@@ -25,7 +25,8 @@ export const githubApp: ProviderEntry = {
   clientAuth: 'client_secret_post',
   refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
-  rateLimit: { requestsPerMinute: 300, concurrency: 5 },
+  // GitHub limits each user token (5,000/h, 15,000 for Enterprise Cloud apps), nothing app-wide: a conservative 100/s, and fewer at once than its 100-concurrent-requests secondary limit.
+  rateLimit: { requestsPerMinute: 6_000, concurrency: 80 },
   requiredSettings: [],
   quirks: githubTokenQuirks,
 };

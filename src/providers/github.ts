@@ -43,7 +43,8 @@ export const github: ProviderEntry = {
   clientAuth: 'client_secret_post',
   refresh: { supported: false, rotation: 'never', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
-  rateLimit: { requestsPerMinute: 300, concurrency: 5 },
+  // GitHub limits each user token (5,000/h, 900 points/min per endpoint), nothing app-wide: a conservative 100/s, and fewer at once than its 100-concurrent-requests secondary limit.
+  rateLimit: { requestsPerMinute: 6_000, concurrency: 80 },
   requiredSettings: [],
   quirks: githubTokenQuirks,
 };

@@ -27,7 +27,8 @@ export const google: ProviderEntry = {
   clientAuth: 'client_secret_post',
   refresh: { supported: true, rotation: 'never', maxIdleDays: 180 },
   defaultAccessTokenLifetimeSeconds: 3600,
-  rateLimit: { requestsPerMinute: 600, concurrency: 10 },
+  // Calendar API: 10,000 requests/min per project, the lowest per-project quota of Gmail, Calendar and Drive; 8,000 keeps even a burst minute (7/6) under it.
+  rateLimit: { requestsPerMinute: 8_000, concurrency: 150 },
   requiredSettings: [],
   quirks: {
     permanentErrors: ['invalid_rapt'],

@@ -24,7 +24,8 @@ export const linkedin: ProviderEntry = {
   clientAuth: 'client_secret_post',
   refresh: { supported: true, rotation: 'never', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 5_184_000,
-  rateLimit: { requestsPerMinute: 100, concurrency: 5 },
+  // LinkedIn limits each app per endpoint per UTC day, figures unpublished (Developer Portal, Analytics): a conservative 10/s.
+  rateLimit: { requestsPerMinute: 600, concurrency: 20 },
   requiredSettings: [],
   quirks: {},
 };

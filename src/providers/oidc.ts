@@ -18,7 +18,8 @@ export const oidc: ProviderEntry = {
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 3600,
-  rateLimit: { requestsPerMinute: 300, concurrency: 10 },
+  // Any provider, so no documented limit to follow: a conservative 50/s that still carries proxy traffic.
+  rateLimit: { requestsPerMinute: 3_000, concurrency: 50 },
   requiredSettings: ['issuer'],
   quirks: {},
 };

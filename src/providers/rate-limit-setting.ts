@@ -3,9 +3,14 @@ import type { RateLimit } from './types.ts';
 /**
  * Bounds of the `rateLimit` setting. Below 1 nothing could ever go out; above these a value is
  * a typo (a quota in requests per day, a pasted timestamp) rather than a limit anyone means.
+ * The limit covers the application's proxied calls and actions, not only token requests, so the
+ * per-minute bound is the per-second one's minute (10,000/s × 60): a lower one would make the
+ * per-second bound unreachable. Concurrency stays at 1,000: that many calls in flight at 100 ms
+ * each already carry 10,000/s, and on PostgreSQL each slot in flight is an entry the shared row
+ * rewrites on every call (store/outbound-limits-table.ts), so more would only make that row heavier.
  */
 export const RATE_LIMIT_BOUNDS: Readonly<Record<keyof RateLimit, { min: number; max: number }>> = Object.freeze({
-  requestsPerMinute: { min: 1, max: 100_000 },
+  requestsPerMinute: { min: 1, max: 600_000 },
   concurrency: { min: 1, max: 1_000 },
   requestsPerSecond: { min: 1, max: 10_000 },
 });

@@ -28,7 +28,8 @@ export const salesforce: ProviderEntry = {
   clientAuth: 'client_secret_post',
   refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 7200,
-  rateLimit: { requestsPerMinute: 300, concurrency: 5 },
+  // Salesforce limits each org (a 24-hour allocation from 15,000 calls; 25 concurrent calls over 20 s), nothing app-wide: a conservative 100/s across orgs.
+  rateLimit: { requestsPerMinute: 6_000, concurrency: 100 },
   requiredSettings: [],
   quirks: {
     accountFromTokenResponse(body) {

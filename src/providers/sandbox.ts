@@ -23,7 +23,8 @@ export const sandbox: ProviderEntry = {
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 120,
-  rateLimit: { requestsPerMinute: 6000, concurrency: 50 },
+  // Tokenkeeper's own local provider: high enough for the tests and the bench (which set `rateLimit` where the limit is what they measure).
+  rateLimit: { requestsPerMinute: 6_000, concurrency: 50 },
   requiredSettings: ['issuer'],
   quirks: {},
 };

@@ -25,7 +25,8 @@ export const slack: ProviderEntry = {
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'always', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: null,
-  rateLimit: { requestsPerMinute: 100, concurrency: 5 },
+  // Slack's tiers (Tier 1 1+/min … Tier 4 100+/min) are per method per workspace, nothing app-wide: 100/s across all workspaces, each workspace's tier Slack's to enforce.
+  rateLimit: { requestsPerMinute: 6_000, concurrency: 100 },
   requiredSettings: [],
   quirks: {
     normalizeTokenResponse(status, body) {

@@ -22,7 +22,8 @@ export const spotify: ProviderEntry = {
   clientAuth: 'client_secret_basic',
   refresh: { supported: true, rotation: 'optional', maxIdleDays: null },
   defaultAccessTokenLifetimeSeconds: 3600,
-  rateLimit: { requestsPerMinute: 300, concurrency: 5 },
+  // Spotify limits each app over a rolling 30 s, unpublished and far lower in development mode than in extended quota mode: a conservative 20/s.
+  rateLimit: { requestsPerMinute: 1_200, concurrency: 20 },
   requiredSettings: [],
   quirks: {},
 };

@@ -60,7 +60,14 @@ export interface ProviderEntry {
    * provider documents such tokens as non-expiring (expiresAt null).
    */
   defaultAccessTokenLifetimeSeconds: number | null;
-  /** Outbound, client-side limits for calls to this provider's token endpoint. */
+  /**
+   * Outbound, client-side limits for every call to this provider: token requests, and the
+   * application's own API calls through the proxy and actions. One integration is one client
+   * app, so this is the app-wide figure (across all its users, workspaces or tenants): the
+   * provider's documented per-app limit less a margin where it documents one, else a
+   * conservative value that still carries real traffic. A limit per user or per workspace is the
+   * provider's to enforce; set this as low as one of those and a busy app stalls on itself.
+   */
   rateLimit: RateLimit;
   /** Integration settings that must be present (e.g. oidc: ['issuer']). */
   requiredSettings: Array<keyof IntegrationSettings>;

@@ -14,6 +14,10 @@ export const Action = Type.Object(
       description: 'False when TOKENKEEPER_ACTIONS_DISABLED names it or, in a listing for one integration, when that integration has `actions_enabled: false`.',
     }),
     source: stringEnum(['built-in', 'module'], '`module`: loaded from TOKENKEEPER_ACTIONS_DIR.'),
+    available_for: Type.Array(
+      Type.Object({ integration: Type.String(), enabled: Type.Boolean({ description: 'False when switched off by name or by the integration’s `actions_enabled`.' }) }),
+      { description: 'The configured integrations that offer it, each with whether it is enabled there.' },
+    ),
     input_schema: FreeObject('The JSON Schema of its input (also under `components.schemas` as `ActionInput.<name>`).'),
   },
   { $id: 'Action', description: 'A typed operation on a provider API, run through one of a user’s connections.' },
