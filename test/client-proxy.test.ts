@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { createClient, TokenkeeperApiError, type TokenkeeperClient } from '../src/client/index.ts';
+import { createClient, type TokenkeeperClient } from '../src/client/index.ts';
 import { newId } from '../src/ids.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { testDialects } from './helpers/test-database.ts';
+import { rejection } from './helpers/api-rejection.ts';
 
 interface Seen {
   method: string;
@@ -48,15 +49,6 @@ async function recordingServer(): Promise<{ url: string; seen: Seen[]; handle(ha
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TokenkeeperApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof TokenkeeperApiError, `a TokenkeeperApiError, not ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
 
 for (const dialect of testDialects()) {
   describe(`client.proxyFetch against a running server (${dialect})`, () => {

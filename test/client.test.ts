@@ -3,23 +3,15 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createClient, TokenkeeperApiError, type TokenkeeperClient } from '../src/client/index.ts';
+import { createClient, type TokenkeeperClient } from '../src/client/index.ts';
 import { newId } from '../src/ids.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
 import { testDialects } from './helpers/test-database.ts';
+import { rejection } from './helpers/api-rejection.ts';
 
 // The typed client against a real Tokenkeeper listening on a real port, with a real sandbox
 // connection behind it: what a user's application sees through `tokenkeeper/client`.
 
-async function rejection(promise: Promise<unknown>): Promise<TokenkeeperApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof TokenkeeperApiError, `a TokenkeeperApiError, not ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
-}
 
 for (const dialect of testDialects()) {
   describe(`the typed HTTP client against a running server (${dialect})`, () => {
