@@ -1,4 +1,4 @@
-import { sql, type Selectable } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { Database } from './database.ts';
 import { parseJsonObject } from './json.ts';
 import type { AppEventsTable } from './schema.ts';
@@ -37,8 +37,9 @@ function recordOf(row: Selectable<AppEventsTable>): AppEventRecord {
  */
 export async function insertAppEvents(db: Database, events: readonly NewAppEvent[]): Promise<number> {
   let written = 0;
-  // One statement per event, the subscription check inside it: a refresh's commit pays one
-  // round trip for its outbox, not a read and a write. `events` is a JSON array of names, so
+  // One statement per event, the subscription check inside it: a write pays one round trip for
+  // its outbox, not a read and a write (a refresh's commit on PostgreSQL pays none: its outbox
+  // goes inside its own statement, `insertAppEventsWhen`). `events` is a JSON array of names, so
   // the quoted name matches only itself (`_` in a name is a LIKE wildcard, harmless: no two
   // event names differ by one character there).
   for (const event of events) {
@@ -49,6 +50,20 @@ export async function insertAppEvents(db: Database, events: readonly NewAppEvent
     written += Number(result.numAffectedRows ?? 0n);
   }
   return written;
+}
+
+/**
+ * `insertAppEvents` as one PostgreSQL statement, writing only when `when` holds: to send inside
+ * the statement of the change that causes the events (a data-modifying `WITH`; `when` says the
+ * change landed), so they commit with it in the same round trip (change-feed.ts
+ * `writeRowAndNotify`). The same subscription check, per event.
+ */
+export function insertAppEventsWhen(events: readonly NewAppEvent[], when: RawBuilder<unknown>): RawBuilder<unknown> {
+  const rows = events.map((event) => sql`(${event.id}, ${event.type}, ${JSON.stringify(event.data)}, cast(${event.createdAt} as bigint), ${`%"${event.type}"%`})`);
+  return sql`insert into app_events (id, type, data, created_at, dispatched_at)
+    select e.id, e.type, e.data, e.created_at, null
+    from (values ${sql.join(rows)}) as e (id, type, data, created_at, subscription)
+    where ${when} and exists (select 1 from app_webhooks where events like e.subscription)`;
 }
 
 /** Events whose deliveries are not written yet, in the order they were written (a crash may have left some). */

@@ -236,12 +236,20 @@ export async function extendLease(
 
 /** Releases the lease only if we still hold it (an expired holder must not free someone else's). */
 export async function releaseLease(db: Database, id: string, owner: string): Promise<void> {
-  await db
+  await releaseLeaseStatement(db, id, owner).execute();
+}
+
+/**
+ * `releaseLease` as a statement not yet sent, returning the row when the lease was ours: for a
+ * caller that sends it with its announcement in one round trip (change-feed.ts `writeRowAndNotify`).
+ */
+export function releaseLeaseStatement(db: Database, id: string, owner: string) {
+  return db
     .updateTable('connections')
     .set({ lease_owner: null, lease_until: null })
     .where('id', '=', id)
     .where('lease_owner', '=', owner)
-    .execute();
+    .returningAll();
 }
 
 export type ConnectionPatch = Partial<
@@ -307,6 +315,22 @@ export async function updateConnectionFenced(
   patch: ConnectionPatch,
   leaseHolder?: string,
 ): Promise<ConnectionRecord | null> {
+  const row = await updateConnectionFencedStatement(db, id, expectedVersion, patch, leaseHolder).executeTakeFirst();
+  return row ? connectionFromRow(row) : null;
+}
+
+/**
+ * `updateConnectionFenced` as a statement not yet sent (its row, parsed by `connectionFromRow`,
+ * or none when the fence failed): for a caller that sends it together with what commits with it
+ * (change-feed.ts `writeRowAndNotify`).
+ *
+ * When it lands, the row is exactly the one read at `expectedVersion` with `patch` applied (and
+ * the version bumped, the lease released, the timeline columns dated): every write that changes
+ * what the API shows of a connection goes through here and bumps the version, and the others
+ * (lease, unanswered mark, re-encryption) touch nothing the API shows. That is what lets a
+ * caller build the events of the write before sending it (`fencedRecordAfter`).
+ */
+export function updateConnectionFencedStatement(db: Database, id: string, expectedVersion: number, patch: ConnectionPatch, leaseHolder?: string) {
   const set: Record<string, unknown> = { ...patchToRow(patch), ...timelineOf(patch), version: expectedVersion + 1 };
   let query = db.updateTable('connections').where('id', '=', id).where('version', '=', expectedVersion);
   if (leaseHolder !== undefined) {
@@ -314,11 +338,20 @@ export async function updateConnectionFenced(
     set.lease_until = null;
     query = query.where('lease_owner', '=', leaseHolder);
   }
-  const row = await query
-    .set(set as never)
-    .returningAll()
-    .executeTakeFirst();
-  return row ? connectionFromRow(row) : null;
+  return query.set(set as never).returningAll();
+}
+
+/**
+ * The row a fenced update of `read` with `patch` leaves when it lands, as far as the API shows it
+ * (`updateConnectionFencedStatement`); the timeline columns it dates in SQL are left as read.
+ */
+export function fencedRecordAfter(read: ConnectionRecord, patch: ConnectionPatch, leaseHolder?: string): ConnectionRecord {
+  const after: ConnectionRecord = { ...read, ...patch, version: read.version + 1 };
+  if (leaseHolder !== undefined) {
+    after.leaseOwner = null;
+    after.leaseUntil = null;
+  }
+  return after;
 }
 
 export async function deleteConnection(db: Database, id: string): Promise<boolean> {

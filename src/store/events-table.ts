@@ -1,3 +1,4 @@
+import { sql, type RawBuilder } from 'kysely';
 import type { Database } from './database.ts';
 import { parseJsonObject } from './json.ts';
 
@@ -10,7 +11,10 @@ export interface EventRecord {
   createdAt: number;
 }
 
-export async function appendEvent(db: Database, event: Omit<EventRecord, 'id'>): Promise<void> {
+/** An event-log row as its producer writes it (the log numbers it). */
+export type NewEvent = Omit<EventRecord, 'id'>;
+
+export async function appendEvent(db: Database, event: NewEvent): Promise<void> {
   await db
     .insertInto('events')
     .values({
@@ -39,4 +43,19 @@ export async function listEventsOfConnection(
     data: parseJsonObject(row.data),
     createdAt: Number(row.created_at),
   }));
+}
+
+/**
+ * Appends `events` when `when` holds, as one PostgreSQL statement to send inside the statement of
+ * the change they record (a data-modifying `WITH`; `when` says the change landed): change-feed.ts
+ * `writeRowAndNotify`. Rows are numbered in the order given.
+ */
+export function appendEventsWhen(events: readonly NewEvent[], when: RawBuilder<unknown>): RawBuilder<unknown> {
+  const rows = events.map(
+    (event) => sql`(${event.type}, ${event.connectionId}, ${event.integrationKey}, ${JSON.stringify(event.data)}, cast(${event.createdAt} as bigint))`,
+  );
+  return sql`insert into events (type, connection_id, integration_key, data, created_at)
+    select e.type, e.connection_id, e.integration_key, e.data, e.created_at
+    from (values ${sql.join(rows)}) as e (type, connection_id, integration_key, data, created_at)
+    where ${when}`;
 }

@@ -1,15 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
-import {
-  extendLease,
-  isStorageUnavailable,
-  updateConnectionFenced,
-  type ConnectionPatch,
-  type ConnectionRecord,
-  type Database,
-  type NewAppEvent,
-  type Outbox,
-} from '../store/index.ts';
+import { extendLease, isStorageUnavailable, type ConnectionRecord, type Database } from '../store/index.ts';
 import { sleep, waitAtMost } from './backoff.ts';
 import type { CacheEntry } from './token-cache.ts';
 
@@ -20,23 +11,23 @@ export interface PendingCommitsOptions {
   leaseMs: number;
   /** How long one commit keeps being retried before it is given up (and logged as an error). */
   retryForMs: number;
-  /** Runs one write of the connection's row, announcing it to other processes (and writing `outbox`'s events with it). */
-  write<T>(id: string, write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T>;
   onCommitted(record: ConnectionRecord): void;
   onAbandoned(id: string): void;
 }
 
 export interface PendingCommit {
   id: string;
-  /** The row version the token set was made from: the fence that makes every retry safe. */
-  version: number;
   holder: string;
-  patch: ConnectionPatch;
   /** What callers are served meanwhile. */
   entry: CacheEntry;
-  announce(record: ConnectionRecord): void;
-  /** The application events of the commit, written in its transaction when it lands. */
-  outbox?(record: ConnectionRecord): NewAppEvent[];
+  /**
+   * Sends the commit once more: the fenced write with its events and announcement, fenced by the
+   * row version the token set was made from and the lease owner, which makes every retry safe.
+   * The row written, or null when the fence failed.
+   */
+  send(): Promise<ConnectionRecord | null>;
+  /** Tells this process's listeners, once it has landed. */
+  announce(): void;
 }
 
 /**
@@ -93,11 +84,7 @@ export class PendingCommits {
       try {
         // Keep the lease while retrying, so no other process sends the consumed refresh token.
         await extendLease(db, commit.id, commit.holder, clock.now(), leaseMs).catch(() => null);
-        const updated = await this.options.write(
-          commit.id,
-          (db) => updateConnectionFenced(db, commit.id, commit.version, commit.patch, commit.holder),
-          (record) => (record && commit.outbox ? commit.outbox(record) : []),
-        );
+        const updated = await commit.send();
         if (!updated) {
           logger.warn('a refreshed token set was not stored: the connection changed meanwhile (reconnected or deleted)', { connectionId: commit.id });
           this.options.onAbandoned(commit.id);
@@ -105,7 +92,7 @@ export class PendingCommits {
         }
         logger.info('stored a refreshed token set after retrying', { connectionId: commit.id, attempts: attempt + 1 });
         this.options.onCommitted(updated);
-        commit.announce(updated);
+        commit.announce();
         return;
       } catch (error) {
         if (!isStorageUnavailable(error) || clock.now() - startedAt > this.options.retryForMs) {

@@ -5,19 +5,22 @@ import type { Logger } from '../logger.ts';
 import type { Classification, TokenSet } from '../oauth/index.ts';
 import { TokenkeeperError } from '../errors.ts';
 import {
+  connectionFromRow,
+  fencedRecordAfter,
   findConnection,
   isStorageUnavailable,
-  releaseLease,
-  updateConnectionFenced,
+  releaseLeaseStatement,
+  updateConnectionFencedStatement,
   type ConnectionPatch,
   type ChangeFeed,
   type ConnectionRecord,
   type Database,
   type NewAppEvent,
-  type Outbox,
+  type NewEvent,
 } from '../store/index.ts';
 import { cooldownDelay, sleep, type BackoffPolicy } from './backoff.ts';
 import { connectionAppEvent, refreshedAppEvents } from './connection-app-events.ts';
+import { eventLogRow } from './event-log.ts';
 import { PendingCommits } from './pending-commits.ts';
 import { freshTokenPatch, nextStoredTokens, type StoredTokens, type TokenSealer } from './stored-tokens.ts';
 import type { CacheEntry, TokenCache } from './token-cache.ts';
@@ -53,10 +56,20 @@ export interface HeldConnection {
   startedAt: number;
 }
 
+/** A statement that ends a lease: a fenced update, or a bare release. */
+type LeaseEndingStatement = ReturnType<typeof updateConnectionFencedStatement> | ReturnType<typeof releaseLeaseStatement>;
+
 /**
  * The writes that end a lease: a new token set, a transient failure (cooldown), a permanent one
  * (needs_reauth), an integration fault (nothing on the row). Each is fenced by version *and*
  * lease owner (invariant 2) and releases the lease in the same statement.
+ *
+ * Each is one statement carrying everything that commits with it — the application events for
+ * the webhook outbox, a refresh's event-log rows, the announcement to other instances — so on
+ * PostgreSQL it costs one round trip (store/change-feed.ts `writeRowAndNotify`). Those events
+ * are built before the statement is sent, from the row the fence guarantees it will leave
+ * (`fencedRecordAfter`): when it lands, they describe exactly what landed; when it does not,
+ * nothing is written.
  *
  * A successful refresh whose commit fails on storage trouble (another process holds the SQLite
  * write lock, PostgreSQL is restarting) is the one place a rotated refresh token could be lost
@@ -78,18 +91,24 @@ export class RefreshCommits {
       logger: options.logger,
       leaseMs: options.leaseMs,
       retryForMs: options.commitRetryMs ?? 10 * 60_000,
-      write: (id, write, outbox) => this.write(id, write, outbox),
       onCommitted: (record) => this.entryOf(record),
       onAbandoned: (id) => options.cache.delete(id),
     });
   }
 
   /**
-   * A write of one connection row, announced in its transaction (store/change-feed.ts), with the
-   * application events it causes (`outbox`) written in that transaction too.
+   * Sends one statement on a connection's row with what commits with it (`appEvents` for the
+   * webhook outbox, `logEvents` for the event log), announced to other processes in the same
+   * statement. The row written, or null when the statement matched none.
    */
-  private write<T>(id: string, write: (db: Database) => Promise<T>, outbox?: Outbox<T>): Promise<T> {
-    return this.options.changes.writeAndNotify(this.options.db, [{ kind: 'connection', id }], write, outbox);
+  private async commit(id: string, statement: LeaseEndingStatement, events: { appEvents?: readonly NewAppEvent[]; logEvents?: readonly NewEvent[] } = {}): Promise<ConnectionRecord | null> {
+    const row = await this.options.changes.writeRowAndNotify(this.options.db, [{ kind: 'connection', id }], { statement, ...events });
+    return row ? connectionFromRow(row) : null;
+  }
+
+  /** Ends the lease if this holder still has it, without changing anything else; the row then, if it did. */
+  private releaseOnly(held: HeldConnection): Promise<ConnectionRecord | null> {
+    return this.commit(held.leased.id, releaseLeaseStatement(this.options.db, held.leased.id, held.holder));
   }
 
   entryOf(record: ConnectionRecord): CacheEntry {
@@ -104,41 +123,49 @@ export class RefreshCommits {
    */
   async success(held: HeldConnection, response: TokenSet, sentAt: number): Promise<{ entry: CacheEntry; outcome: 'stored' | 'pending' | 'fenced_out' }> {
     const { leased, holder, integration } = held;
-    const { clock, sealer } = this.options;
+    const { db, clock, sealer, events } = this.options;
     const tokens = nextStoredTokens(held.tokens, response);
+    const now = clock.now();
     const patch: ConnectionPatch = {
-      ...freshTokenPatch({ sealedTokens: sealer.seal(leased.id, tokens), response, scopesWhenOmitted: leased.scopes, issuedAt: sentAt, now: clock.now() }),
+      ...freshTokenPatch({ sealedTokens: sealer.seal(leased.id, tokens), response, scopesWhenOmitted: leased.scopes, issuedAt: sentAt, now }),
       metadata: { ...leased.metadata, ...pickMetadata(integration, response) },
     };
+    const stored = fencedRecordAfter(leased, patch, holder);
     const recoveredFrom = recoveredStatusOf(leased);
-    const announce = (record: ConnectionRecord): void => {
-      const ref = connectionRef(record, integration);
-      this.options.events.emit('token.refreshed', {
-        ...ref,
-        durationMs: clock.now() - held.startedAt,
-        rotated: response.refreshToken !== null && response.refreshToken !== held.tokens?.refresh_token,
-        expiresAt: response.expiresAt,
-        trigger: held.trigger,
-      });
-      if (recoveredFrom !== null) this.options.events.emit('connection.recovered', { ...ref, previousStatus: recoveredFrom });
+    const ref = connectionRef(stored, integration);
+    // `durationMs` runs to the commit being sent: the event log's row is written by that commit.
+    const refreshed = {
+      ...ref,
+      durationMs: now - held.startedAt,
+      rotated: response.refreshToken !== null && response.refreshToken !== held.tokens?.refresh_token,
+      expiresAt: response.expiresAt,
+      trigger: held.trigger,
     };
-    // The application hears of it in the commit's transaction (connection.refreshed, .recovered).
-    const outbox = (record: ConnectionRecord): NewAppEvent[] => refreshedAppEvents(record, integration, recoveredFrom, clock.now());
+    const recovered = recoveredFrom === null ? null : { ...ref, previousStatus: recoveredFrom };
+    // The application (connection.refreshed, .recovered) and the event log hear of it in the commit.
+    const commitEvents = {
+      appEvents: refreshedAppEvents(stored, integration, recoveredFrom, now),
+      logEvents: [eventLogRow('token.refreshed', refreshed, now), ...(recovered ? [eventLogRow('connection.recovered', recovered, now)] : [])],
+    };
+    const announce = (): void => {
+      events.emit('token.refreshed', refreshed);
+      if (recovered) events.emit('connection.recovered', recovered);
+    };
+    const send = () => this.commit(leased.id, updateConnectionFencedStatement(db, leased.id, leased.version, patch, holder), commitEvents);
     try {
-      const updated = await this.write(leased.id, (db) => updateConnectionFenced(db, leased.id, leased.version, patch, holder), (record) => (record ? outbox(record) : []));
+      const updated = await send();
       if (!updated) return { entry: await this.afterLostFence(held), outcome: 'fenced_out' };
-      announce(updated);
+      announce();
       return { entry: this.entryOf(updated), outcome: 'stored' };
     } catch (error) {
       if (!isStorageUnavailable(error)) throw error;
       // The provider has answered and may have rotated the refresh token: this set must land.
-      const predicted: ConnectionRecord = { ...leased, ...patch, version: leased.version + 1, leaseOwner: null, leaseUntil: null } as ConnectionRecord;
-      const entry: CacheEntry = { record: predicted, tokens, loadedAt: clock.now() };
+      const entry: CacheEntry = { record: stored, tokens, loadedAt: clock.now() };
       this.options.logger.error('could not store a refreshed token set; keeping it in memory and retrying', {
         connectionId: leased.id,
         error,
       });
-      this.pending.retry({ id: leased.id, version: leased.version, holder, patch, entry, announce, outbox });
+      this.pending.retry({ id: leased.id, holder, entry, send, announce });
       return { entry, outcome: 'pending' };
     }
   }
@@ -151,9 +178,10 @@ export class RefreshCommits {
   private async afterLostFence(held: HeldConnection): Promise<CacheEntry> {
     const { db, logger, cache } = this.options;
     logger.warn('refresh result discarded: the connection changed while the refresh was in flight', { connectionId: held.leased.id });
-    await this.write(held.leased.id, (db) => releaseLease(db, held.leased.id, held.holder)).catch(() => undefined);
+    // A release that finds the lease still ours returns the row as it is now: no read after it.
+    const released = await this.releaseOnly(held).catch(() => null);
     cache.delete(held.leased.id);
-    const row = await findConnection(db, held.leased.id);
+    const row = released ?? (await findConnection(db, held.leased.id));
     if (!row) {
       throw new TokenkeeperError('connection_not_found', `No connection "${held.leased.id}".`);
     }
@@ -193,8 +221,8 @@ export class RefreshCommits {
       patch.lastRefreshAt = clock.now();
       patch.unansweredRefreshAt = null;
     }
-    const updated = await this.commitWithRetry(held, patch, (record) => [
-      connectionAppEvent('connection.refresh_failed', record, integration, clock.now(), { error_code: classification.code, reason: classification.reason }),
+    const updated = await this.commitWithRetry(held, patch, (after) => [
+      connectionAppEvent('connection.refresh_failed', after, integration, clock.now(), { error_code: classification.code, reason: classification.reason }),
     ]);
     if (!updated) return;
     const ref = connectionRef(updated, integration);
@@ -228,7 +256,7 @@ export class RefreshCommits {
       ? `a refresh sent at ${new Date(failure.lostRefreshTokenSince!).toISOString()} got no answer (the process stopped or stalled, or the network failed) and the provider has since refused the refresh token, so it most likely rotated it then`
       : failure.reason;
     const errorCode = lost ? 'refresh_token_lost' : failure.errorCode;
-    const outbox = (record: ConnectionRecord): NewAppEvent[] => [connectionAppEvent('connection.needs_reauth', record, integration, clock.now(), { error_code: errorCode, reason })];
+    const outbox = (after: ConnectionRecord): NewAppEvent[] => [connectionAppEvent('connection.needs_reauth', after, integration, clock.now(), { error_code: errorCode, reason })];
     const updated = await this.commitWithRetry(held, {
       status: 'needs_reauth',
       statusReason: reason,
@@ -256,31 +284,34 @@ export class RefreshCommits {
 
   /** Ends the lease without changing the row's token state (optionally clearing the unanswered mark). */
   async release(held: HeldConnection, options: { clearMark: boolean }): Promise<void> {
-    const { clock } = this.options;
+    const { db, clock } = this.options;
     const id = held.leased.id;
     if (options.clearMark && held.leased.unansweredRefreshAt !== null) {
       // Only the mark this holder set may be cleared; a fenced write does both at once.
-      const updated = await this.write(id, (db) => updateConnectionFenced(db, id, held.leased.version, { unansweredRefreshAt: null, updatedAt: clock.now() }, held.holder)).catch(() => null);
+      const updated = await this.commit(id, updateConnectionFencedStatement(db, id, held.leased.version, { unansweredRefreshAt: null, updatedAt: clock.now() }, held.holder)).catch(() => null);
       if (updated) {
         this.entryOf(updated);
         return;
       }
     }
-    await this.write(id, (db) => releaseLease(db, id, held.holder)).catch(() => undefined);
+    await this.releaseOnly(held).catch(() => undefined);
   }
 
   /**
    * Failure bookkeeping is retried briefly on storage trouble; losing it only loses a counter.
-   * `outbox`: the application events of the failure, written with it if it lands.
+   * `outbox`: the application events of the failure, built from the row it leaves and written
+   * with it if it lands.
    */
-  private async commitWithRetry(held: HeldConnection, patch: ConnectionPatch, outbox: (updated: ConnectionRecord) => NewAppEvent[]): Promise<ConnectionRecord | null> {
-    const { logger } = this.options;
+  private async commitWithRetry(held: HeldConnection, patch: ConnectionPatch, outbox: (after: ConnectionRecord) => NewAppEvent[]): Promise<ConnectionRecord | null> {
+    const { db, logger } = this.options;
     const id = held.leased.id;
+    const statement = updateConnectionFencedStatement(db, id, held.leased.version, patch, held.holder);
+    const appEvents = outbox(fencedRecordAfter(held.leased, patch, held.holder));
     for (let attempt = 0; ; attempt++) {
       try {
-        const updated = await this.write(id, (db) => updateConnectionFenced(db, id, held.leased.version, patch, held.holder), (record) => (record ? outbox(record) : []));
+        const updated = await this.commit(id, statement, { appEvents });
         if (!updated) {
-          await this.write(id, (db) => releaseLease(db, id, held.holder)).catch(() => undefined);
+          await this.releaseOnly(held).catch(() => undefined);
           this.options.cache.delete(held.leased.id);
           return null;
         }

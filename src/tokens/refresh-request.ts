@@ -23,6 +23,13 @@ export interface RefreshRequest {
   maxAttempts: number;
   /** How long to wait for the integration's rate limiter, under the lease (and never past it). */
   rateWaitMs: number;
+  /**
+   * The row as this caller read it from the database a moment ago, in the same call (a cache
+   * miss), if it did: the refresh path's first read of the row would only read it again, so it
+   * takes this one instead. Used once, by a refresh that starts at once: not by one that runs
+   * after another flight of this process, nor by a retry after waiting for another holder.
+   */
+  readNow?: ConnectionRecord;
 }
 
 export interface RefreshOutcome {

@@ -42,7 +42,8 @@ export interface RefreshRunnerOptions {
  * The one refresh path, from the lease to the commit (DESIGN.md, "Refresh, in one paragraph").
  * The order matters; each step closes a race:
  *
- * 1. Read the row; a token another process refreshed meanwhile is simply returned (for a refresh
+ * 1. Read the row (or take the one the caller read from the database a moment before,
+ *    `readNow`); a token another process refreshed meanwhile is simply returned (for a refresh
  *    a refused token asked for: any valid token other than the refused one, refused-token.ts).
  * 2. Resolve the integration (discovery) before the lease: it can take seconds, and time spent
  *    holding a lease is time a crashed holder blocks everyone.
@@ -73,9 +74,11 @@ export class RefreshRunner {
   async run(id: string, request: RefreshRequest, retried = false): Promise<RefreshOutcome> {
     const { db, clock, integrations, guard, commits } = this.options;
     if (this.options.isClosing()) throw new TokenkeeperError('shutting_down');
+    // A commit of this process being retried makes any row read before it stale.
+    const readNow = !retried && commits.pending.entry(id) === undefined ? request.readNow : undefined;
     await commits.pending.settled(id);
 
-    const row = await findConnection(db, id);
+    const row = readNow ?? (await findConnection(db, id));
     if (!row) throw new TokenkeeperError('connection_not_found', `No connection "${id}".`);
     const view = await integrations.recordById(row.integrationId);
     assertUsable(row, view.record);

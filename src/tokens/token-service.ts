@@ -188,12 +188,13 @@ export class TokenService {
    * row this process knew, if the invalidation channel vouches it is still current
    * (`TokenCache.lastKnown`). Whatever is served from it must still pass the validity check.
    */
-  private async loadOrLastKnown(id: string): Promise<CacheEntry> {
+  private async loadOrLastKnown(id: string): Promise<{ entry: CacheEntry; readNow?: ConnectionRecord }> {
     try {
-      return await this.load(id);
+      const entry = await this.load(id);
+      return { entry, readNow: entry.record };
     } catch (error) {
       const known = isStorageUnavailable(error) ? this.cache.lastKnown(id) : undefined;
-      if (known) return known;
+      if (known) return { entry: known };
       throw error;
     }
   }
@@ -226,7 +227,10 @@ export class TokenService {
    */
   async getToken(id: string, options: GetTokenOptions = {}): Promise<TokenResult> {
     const { clock, integrations, events } = this.options;
-    let entry = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now()) ?? (await this.loadOrLastKnown(id));
+    let entry = this.commits.pending.entry(id) ?? this.cache.get(id, clock.now());
+    // A row read from the database just now: a refresh starts from it instead of reading it again.
+    let readNow: ConnectionRecord | undefined;
+    if (entry === undefined) ({ entry, readNow } = await this.loadOrLastKnown(id));
     const view = integrations.peekRecordById(entry.record.integrationId) ?? (await integrations.recordById(entry.record.integrationId));
     assertUsable(entry.record, view.record);
     const needMs = requiredValidityMs(entry.record, view.record, options.minValiditySeconds);
@@ -241,6 +245,7 @@ export class TokenService {
         force: false,
         maxAttempts: this.requestAttempts,
         rateWaitMs: 2_000,
+        readNow,
       });
       entry = outcome.entry;
       const current = await integrations.recordById(entry.record.integrationId);
@@ -379,8 +384,9 @@ export class TokenService {
     if (this.closing) return Promise.reject(new TokenkeeperError('shutting_down'));
     const existing = this.inflight.get(id);
     if (existing && answers(existing, request)) return existing.promise;
+    // After another flight the row the caller read is stale: that one reads it afresh.
     const start = existing
-      ? existing.promise.catch(() => undefined).then(() => this.runner.run(id, request))
+      ? existing.promise.catch(() => undefined).then(() => this.runner.run(id, { ...request, readNow: undefined }))
       : this.runner.run(id, request);
     const promise = start.finally(() => {
       if (this.inflight.get(id)?.promise === promise) this.inflight.delete(id);
