@@ -24,6 +24,13 @@ export interface StartServerOptions extends Omit<TokenkeeperOptions, 'config'> {
   port?: number;
   sandboxPort?: number;
   startScheduler?: boolean;
+  /**
+   * Start the scheduler this long after the server listens instead of at once (`tokenkeeper
+   * serve`). Its first ticks (the sweep, the alert rules over every connection, on PostgreSQL
+   * loading and starting pg-boss) are tens of milliseconds of work on the one thread that also
+   * answers the first `/ready`; nothing in them needs to come before it. Default 0: at once.
+   */
+  schedulerDelayMs?: number;
 }
 
 export const SANDBOX_INTEGRATION_KEY = 'sandbox';
@@ -67,7 +74,12 @@ export async function startServer(config: Readonly<Config>, options: StartServer
     // The deployment's configuration decides the environment's webhook endpoint: gone when unset.
     await tk.webhooks.syncEnvironmentEndpoint({ removeWhenUnset: true });
     const developmentApiKey = config.env === 'development' ? await ensureDevelopmentApiKey(tk, createApiKey) : null;
-    if (options.startScheduler ?? true) tk.startScheduler();
+    let schedulerTimer: NodeJS.Timeout | null = null;
+    if (options.startScheduler ?? true) {
+      const delayMs = options.schedulerDelayMs ?? 0;
+      if (delayMs > 0) schedulerTimer = setTimeout(() => tk.startScheduler(), delayMs).unref();
+      else tk.startScheduler();
+    }
     const url = options.port === undefined ? config.publicUrl : address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     const running: RunningServer = {
       tk,
@@ -76,6 +88,7 @@ export async function startServer(config: Readonly<Config>, options: StartServer
       url,
       developmentApiKey,
       close: async () => {
+        if (schedulerTimer) clearTimeout(schedulerTimer);
         // Stop taking requests, let the refreshes in flight finish and commit, and only then stop
         // the sandbox: in development it is the provider those refreshes are talking to.
         await Promise.all([http!.app.close(), tk.tokens.drain()]);

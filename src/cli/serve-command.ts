@@ -24,6 +24,13 @@ Options:
   -h, --help   show this help
 `;
 
+/**
+ * The scheduler (the sweep, the alert rules, pg-boss's workers) starts this long after the port is
+ * bound: time for the first requests, a readiness probe's among them, before its first ticks take
+ * the thread and the database pool. The same pause as the schema warm-up's (lazy-schema-compilers.ts).
+ */
+const SCHEDULER_DELAY_MS = 1_000;
+
 export async function runServeCommand(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs('serve', argv, {});
   if (values.help) {
@@ -40,7 +47,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   const stop = waitForStop(io);
   let running: RunningServer;
   try {
-    running = await startServer(config, { logger });
+    running = await startServer(config, { logger, schedulerDelayMs: SCHEDULER_DELAY_MS });
   } catch (error) {
     stop.cancel();
     const explained = explainStartFailure(error, config);

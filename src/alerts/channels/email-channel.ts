@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { AlertChannel, GroupNotification, Severity } from '../channel.ts';
 import { ChannelDeliveryError, scrubSecrets } from './delivery-error.ts';
@@ -39,7 +39,12 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 export class EmailChannel implements AlertChannel {
   readonly name = 'email';
   readonly minSeverity: Severity;
-  readonly #transport: Transporter<SMTPTransport.SentMessageInfo>;
+  readonly #transportOptions: SMTPTransport.Options;
+  /**
+   * Created on the first send: nodemailer (about forty modules) is loaded only by a process that
+   * mails, not by every `tokenkeeper serve` that merely has the channel configured.
+   */
+  #transport: Promise<Transporter<SMTPTransport.SentMessageInfo>> | null = null;
   readonly #from: string;
   readonly #to: readonly string[];
   readonly #timeoutMs: number;
@@ -53,7 +58,7 @@ export class EmailChannel implements AlertChannel {
     this.#timeoutMs = options.timeoutMs;
     this.#secrets = [smtp.password];
     const credentials = smtp.username !== null || smtp.password !== null;
-    this.#transport = nodemailer.createTransport({
+    this.#transportOptions = {
       host: smtp.host,
       port: smtp.port,
       secure: smtp.secure,
@@ -64,12 +69,15 @@ export class EmailChannel implements AlertChannel {
       socketTimeout: options.timeoutMs,
       disableFileAccess: true,
       disableUrlAccess: true,
-    });
+    };
   }
 
   async send(notification: GroupNotification, signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw new ChannelDeliveryError(this.name, 'aborted', 'the send was aborted');
-    const sending = this.#transport.sendMail({
+    this.#transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(this.#transportOptions));
+    const transport = await this.#transport;
+    if (signal.aborted) throw new ChannelDeliveryError(this.name, 'aborted', 'the send was aborted');
+    const sending = transport.sendMail({
       from: this.#from,
       to: [...this.#to],
       subject: notification.title,
@@ -102,7 +110,7 @@ export class EmailChannel implements AlertChannel {
   }
 
   async close(): Promise<void> {
-    this.#transport.close();
+    (await this.#transport)?.close();
   }
 
   #failure(error: unknown): ChannelDeliveryError {
