@@ -318,3 +318,13 @@ describe('prepared requests sent to local servers that answer as the providers d
     });
   });
 });
+
+describe('the built-in actions’ input schemas', () => {
+  it('each compiles under the strict validator (start-up leaves them to first use)', async () => {
+    const { checkBuiltIn } = await import('../src/actions/action-registry.ts');
+    const { builtInActions } = await import('../src/actions/index.ts');
+    for (const action of builtInActions) assert.doesNotThrow(() => checkBuiltIn(action), action.name);
+    const broken = { ...builtInActions[0]!, name: 'broken.example', input: { type: 'object', properties: { x: { type: 'strng' } } } as never };
+    assert.throws(() => checkBuiltIn(broken), /The built-in action broken\.example has an input schema that does not compile/);
+  });
+});
