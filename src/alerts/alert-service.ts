@@ -32,6 +32,13 @@ export interface RaiseAlert {
   summary: string;
 }
 
+/**
+ * Told when a raise of (type, key) begins, before its write; the function it returns, if any, is
+ * called when the raise has ended (written or failed). Lets an in-process view of the firing
+ * alerts (alerts/rules/firing-alert-keys.ts) never miss a raise made by this instance.
+ */
+export type RaiseListener = (alert: { type: string; key: string }) => (() => void) | void;
+
 export interface AlertServiceDeps {
   db: Database;
   clock: Clock;
@@ -50,14 +57,30 @@ const MAX_LABELS = 20;
  */
 export class AlertService {
   private readonly deps: AlertServiceDeps;
+  private readonly raiseListeners = new Set<RaiseListener>();
 
   constructor(deps: AlertServiceDeps) {
     this.deps = deps;
   }
 
+  /** Adds a listener of this instance's raises; returns its remover. */
+  onRaise(listener: RaiseListener): () => void {
+    this.raiseListeners.add(listener);
+    return () => void this.raiseListeners.delete(listener);
+  }
+
   /** Fires (or keeps firing) the alert (type, key); returns the stored alert. */
   async raise(input: RaiseAlert): Promise<AlertRecord> {
     const labels = checkAlertInput(input);
+    const ended = [...this.raiseListeners].map((listener) => listener({ type: input.type, key: input.key }));
+    try {
+      return await this.write(input, labels);
+    } finally {
+      for (const end of ended) end?.();
+    }
+  }
+
+  private async write(input: RaiseAlert, labels: Record<string, string>): Promise<AlertRecord> {
     const group = groupOf(input.type, labels, this.deps.policy.groupBy);
     const id = newId('alr');
     const now = this.deps.clock.now();

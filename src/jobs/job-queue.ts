@@ -36,4 +36,10 @@ export interface JobQueue {
    * queued again. Resolves with how many jobs were new.
    */
   enqueue<Data extends object>(queue: string, jobs: QueuedJob<Data>[]): Promise<number>;
+  /**
+   * The keys among `keys` that have a job queued, waiting for a retry or running: work already
+   * taken care of, which a tick need not offer again. `enqueue` would ignore them too, but only
+   * after the database has tried to insert each one; asking first is one read.
+   */
+  inFlight(queue: string, keys: readonly string[]): Promise<Set<string>>;
 }

@@ -140,6 +140,25 @@ export class PgBossQueue implements JobQueue {
     return added;
   }
 
+  /**
+   * One read of pg-boss's job table, by the same columns and condition as the unique index that
+   * makes a key `exclusive` (`name`, `coalesce(singleton_key, '')`, `state <= 'active'`), so it
+   * finds exactly the jobs an insert would conflict with. pg-boss has no call for this: its
+   * `findJobs` takes one key at a time, and its queue counts are cached for a minute. The answer
+   * can only be stale in the safe direction for a tick: a job that ends just after the read is
+   * not offered until the next tick, which lists its connection again if it is still due.
+   */
+  async inFlight(queue: string, keys: readonly string[]): Promise<Set<string>> {
+    if (!this.definitions.has(queue)) throw new Error(`no queue "${queue}"`);
+    if (keys.length === 0) return new Set();
+    const boss = await this.open();
+    const result = await boss.getDb().executeSql(
+      `SELECT singleton_key AS key FROM ${this.schema}.job WHERE name = $1 AND COALESCE(singleton_key, '') = ANY($2::text[]) AND state <= 'active' AND policy = 'exclusive'`,
+      [queue, [...new Set(keys)]],
+    );
+    return new Set((result.rows as { key: string }[]).map((row) => row.key));
+  }
+
   /** The jobs of a queue as stored (oldest first, at most 1000), for diagnostics and tests. */
   async jobs(queue: string): Promise<StoredJob[]> {
     const boss = await this.open();

@@ -20,6 +20,7 @@ import {
 } from './built-in-alerts.ts';
 import { CACHE_ALERT_STALE_AFTER_MS, CacheHitRateRule } from './cache-hit-rate.ts';
 import { findNeedsReauth, findRefreshFailing, findTokenExpired, isReauthConnection, needsReauthAlert } from './connection-rules.ts';
+import { FiringAlertKeys } from './firing-alert-keys.ts';
 import {
   circuitOpenAlert,
   findCircuitOpen,
@@ -70,6 +71,14 @@ export interface AlertRulesReport {
 
 const PER_CONNECTION = Object.freeze([CONNECTION_NEEDS_REAUTH, CONNECTION_REFRESH_FAILING, TOKEN_EXPIRED_WHILE_ACTIVE]);
 const FAILURE_RULES = Object.freeze([CONNECTION_REFRESH_FAILING, TOKEN_EXPIRED_WHILE_ACTIVE]);
+/**
+ * How long this instance trusts one read of the firing failure alerts (`FiringAlertKeys`): at most
+ * one read a second on a busy instance instead of one per refresh, and a raise on another instance
+ * is seen here within a second.
+ */
+const FIRING_VIEW_MAX_AGE_MS = 1_000;
+/** With more failure alerts firing than this, the view rules nothing out: every refresh reads the table, as before. */
+const FIRING_VIEW_MAX_KEYS = 1_000;
 
 /**
  * The built-in rules (issue 8, item 4; docs/alerts.md "Built-in rules"), in two halves that
@@ -93,6 +102,8 @@ const FAILURE_RULES = Object.freeze([CONNECTION_REFRESH_FAILING, TOKEN_EXPIRED_W
 export class AlertRules {
   readonly cacheHitRate: CacheHitRateRule;
   readonly instanceId: string;
+  /** Which connections have a firing failure alert, as this instance knows: spares a refresh its read of the alerts. */
+  readonly firingFailures: FiringAlertKeys;
   private readonly deps: AlertRulesDeps;
   /** When this instance began watching: a sweep that never completed is counted from here. */
   private readonly watchingSince: number;
@@ -101,6 +112,7 @@ export class AlertRules {
     this.deps = deps;
     this.watchingSince = deps.clock.now();
     this.instanceId = deps.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+    this.firingFailures = new FiringAlertKeys({ db: deps.db, clock: deps.clock, types: FAILURE_RULES, maxAgeMs: FIRING_VIEW_MAX_AGE_MS, maxKeys: FIRING_VIEW_MAX_KEYS });
     this.cacheHitRate = new CacheHitRateRule({
       clock: deps.clock,
       logger: deps.logger,
@@ -117,12 +129,16 @@ export class AlertRules {
     const { events } = this.deps;
     const resolveConnection = ({ connectionId }: { connectionId: string }) => this.resolveOf(PER_CONNECTION, connectionId);
     const unsubscribers = [
+      this.deps.alerts.onRaise(this.firingFailures.raising),
       events.on('connection.needs_reauth', ({ connectionId }) => this.connectionNeedsReauth(connectionId)),
       events.on('connection.reconnected', resolveConnection),
       events.on('connection.recovered', resolveConnection),
       events.on('connection.revoked', resolveConnection),
       events.on('connection.deleted', resolveConnection),
-      events.on('token.refreshed', ({ connectionId }) => this.resolveOf(FAILURE_RULES, connectionId)),
+      // On every refresh: the alert table is read only when this instance cannot rule out a firing alert.
+      events.on('token.refreshed', async ({ connectionId }) => {
+        if (await this.firingFailures.mayFire(connectionId)) await this.resolveOf(FAILURE_RULES, connectionId);
+      }),
       events.on('circuit.opened', async ({ integrationKey, provider }) => void (await this.deps.alerts.raise(circuitOpenAlert({ integrationKey, provider })))),
       events.on('circuit.closed', ({ integrationKey }) => this.resolveOf([INTEGRATION_CIRCUIT_OPEN], integrationKey)),
       events.on('integration.failing', async ({ integrationKey, provider, errorCode, reason }) => {
@@ -208,6 +224,8 @@ export class AlertRules {
         findTokenExpired(db, startedAt - settings.tokenExpiredGraceMs, (record, facts) => this.canRenew(record, facts.kind, facts.clientCredentials), speaksForConnections),
       );
     }
+    // What the failure rules left firing, for this instance's refreshes (a raise here is seen anyway).
+    await this.firingFailures.read().catch((error: unknown) => this.deps.logger.warn('could not read the firing failure alerts', { error }));
     await run(SWEEP_STALLED, () =>
       findSweepStalled(db, startedAt, { stalledAfterMs: settings.sweepStalledAfterMs, sweepIntervalMs: settings.sweepIntervalMs, watchingSince: this.watchingSince }),
     );

@@ -16,3 +16,4 @@ export {
 } from './built-in-alerts.ts';
 export { CACHE_ALERT_STALE_AFTER_MS, CACHE_CHECK_EVERY_MS, CacheHitRateRule, SlidingHitWindow } from './cache-hit-rate.ts';
 export { countAlertNotifications, countFiringAlerts } from './alert-counts.ts';
+export { FiringAlertKeys, type FiringAlertKeysOptions } from './firing-alert-keys.ts';

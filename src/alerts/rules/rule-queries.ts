@@ -319,8 +319,18 @@ export async function touchFiringAlerts(db: Database, type: string, seenBefore: 
 }
 
 /**
+ * The keys of the firing alerts of these types, at most `limit` (index `alerts (type, key)`): the
+ * in-process view of firing-alert-keys.ts.
+ */
+export async function firingKeysOf(db: Database, types: readonly string[], limit: number): Promise<Rows<string>> {
+  const rows = await db.selectFrom('alerts').select('key').where('type', 'in', [...types]).where('state', '=', 'firing').limit(limit).execute();
+  return { rows: rows.map((row) => row.key), complete: rows.length < limit };
+}
+
+/**
  * Resolves the firing alerts of these types about one thing. Read first, and written only when
- * something fires: it runs on every refresh, and a read takes no write lock.
+ * something fires: a read takes no write lock. On a refresh it runs only when this instance's view
+ * of the firing alerts cannot rule them out (firing-alert-keys.ts).
  */
 export async function resolveFiringOfKey(db: Database, types: readonly string[], key: string, now: number): Promise<number> {
   const firing = await db.selectFrom('alerts').select('type').where('type', 'in', [...types]).where('key', '=', key).where('state', '=', 'firing').execute();
