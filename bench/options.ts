@@ -27,7 +27,8 @@ export const USAGE = `Usage: npm run bench [-- [--cluster | --alerts | --proxy] 
   --alerts    operator alerting: time to awareness, a simulated outage's notifications, token
               throughput while an alert channel hangs
   --proxy     the proxy: GET /v1/proxy/:id/<path> to a local upstream ÷ the same GET sent
-              directly (throughput, p99), the latency it adds at p50/p99, one integration's pace
+              directly (throughput, p99, CPU per call), the latency it adds at p50/p99, with
+              an upstream answering at once and one answering after 20 ms; one integration's pace
   --json      print exactly one JSON object on stdout; progress and the report go to stderr
 
   BENCH_DURATION=<seconds>  each throughput run (default 10)

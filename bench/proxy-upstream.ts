@@ -7,11 +7,14 @@
  *
  * `GET /items` answers a small fixed JSON body to a request whose `Authorization` is
  * `Bearer <one of the access tokens it was told about>`, 401 to any other: so each 200 of the
- * proxied run shows the proxy sent the connection's token, not the caller's API key.
+ * proxied run shows the proxy sent the connection's token, not the caller's API key. It answers
+ * at once (in about 50 µs): the CPU-bound worst case for a proxy. `GET /items/delayed` answers
+ * the same, after the delay given as this process's argument (a timer here, holding nothing
+ * busy meanwhile), as a provider's API does that takes tens of milliseconds to answer.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UpstreamCommand, UpstreamReport } from './upstream-process.ts';
+import { DELAYED_ITEMS_PATH, type UpstreamCommand, type UpstreamReport } from './upstream-process.ts';
 
 const ITEMS_BODY = JSON.stringify({
   items: [
@@ -23,13 +26,17 @@ const ITEMS_BODY = JSON.stringify({
 });
 const ITEMS_HEADERS = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(ITEMS_BODY)) };
 
+const delayMs = Number(process.argv[2]);
 let accepted = new Set<string>();
 
 const server = createServer((request, response) => {
-  if (request.method !== 'GET' || request.url !== '/items') {
+  const delayed = request.url === DELAYED_ITEMS_PATH;
+  if (request.method !== 'GET' || (request.url !== '/items' && !delayed)) {
     response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
   } else if (!accepted.has(request.headers.authorization ?? '')) {
     response.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}');
+  } else if (delayed) {
+    setTimeout(() => response.writeHead(200, ITEMS_HEADERS).end(ITEMS_BODY), delayMs);
   } else {
     response.writeHead(200, ITEMS_HEADERS).end(ITEMS_BODY);
   }
@@ -41,7 +48,7 @@ server.headersTimeout = 125_000;
 
 const send = (report: UpstreamReport): void => void process.send?.(report);
 
-if (!process.send) {
+if (!process.send || !Number.isFinite(delayMs) || delayMs < 0) {
   console.error('bench/proxy-upstream.ts is started by bench/proxy.ts; run `npm run bench -- --proxy` instead.');
   process.exit(2);
 }

@@ -38,14 +38,18 @@ export async function measureAlternating(load: LoadClient, plan: AlternatingPlan
     for (const target of plan.targets) await run(target, plan.warmupSeconds);
   }
   const runs = plan.targets.map((): AutocannonSummary[] => []);
+  const cpu = plan.targets.map((): number[] => []);
   for (let round = 1; round <= plan.rounds; round++) {
     for (const [index, target] of plan.targets.entries()) {
+      const before = process.cpuUsage();
       const summary = await run(target, plan.durationSeconds);
+      const used = process.cpuUsage(before);
       runs[index]!.push(summary);
+      cpu[index]!.push((used.user + used.system) / Math.max(1, summary.totalRequests));
       plan.onRun?.(index, round, summary);
     }
   }
-  return runs.map(routeFigures);
+  return runs.map((routeRuns, index) => routeFigures(routeRuns, cpu[index]));
 }
 
 /** One route against a baseline (`measureAlternating`), as ratios. */
@@ -85,6 +89,13 @@ export interface RouteFigures {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /**
+   * CPU time (user + system) of this process per request answered, median over the runs, in
+   * microseconds: the service's own work per request where the service runs in this process
+   * (the load generator and the proxy's upstream are processes of their own), about 0 for a
+   * route this process plays no part in. Null when not measured.
+   */
+  cpuMicrosPerRequest: number | null;
 }
 
 export interface ThroughputResult {
@@ -108,8 +119,8 @@ export async function measureThroughput(load: LoadClient, plan: ThroughputPlan):
   return { bare: pair.baseline, token: pair.measured, throughputRatio: pair.throughputRatio, p99Ratio: pair.p99Ratio };
 }
 
-/** Medians (and summed failures) of one route's runs. */
-export function routeFigures(runs: AutocannonSummary[]): RouteFigures {
+/** Medians (and summed failures) of one route's runs, and of this process's CPU per request in each when given. */
+export function routeFigures(runs: AutocannonSummary[], cpuMicrosPerRequest?: number[]): RouteFigures {
   const sum = (pick: (run: AutocannonSummary) => number) => runs.reduce((total, run) => total + pick(run), 0);
   return {
     runs,
@@ -119,5 +130,6 @@ export function routeFigures(runs: AutocannonSummary[]): RouteFigures {
     non2xx: sum((run) => run.non2xx),
     errors: sum((run) => run.errors),
     timeouts: sum((run) => run.timeouts),
+    cpuMicrosPerRequest: cpuMicrosPerRequest && cpuMicrosPerRequest.length > 0 ? median(cpuMicrosPerRequest) : null,
   };
 }

@@ -56,14 +56,14 @@ async function proxyCall(tk: Tokenkeeper, request: FastifyRequest, reply: Fastif
     signal: left.signal,
   });
   reply.code(answer.status);
+  const { headers } = answer;
   // Our request id stays ours; the provider's own ids travel under their own names.
-  const passed = Object.keys(answer.headers).filter((name) => name !== 'x-request-id');
-  for (const name of passed) reply.header(name, answer.headers[name]);
+  for (const name of Object.keys(headers)) if (name !== 'x-request-id') reply.header(name, headers[name]);
   // A body failing before its first byte is answered with our own error (the error handler):
   // without the provider's headers (a `Content-Encoding` would garble it), and without
   // `tokenkeeper-proxy-attempts`, which tells the provider's answers from ours (tokenkeeper/client).
   answer.body?.once('error', () => {
-    if (!reply.raw.headersSent) for (const name of passed) reply.removeHeader(name);
+    if (!reply.raw.headersSent) for (const name of Object.keys(headers)) if (name !== 'x-request-id') reply.removeHeader(name);
   });
   return answer.body === null ? reply.send() : reply.send(answer.body);
 }

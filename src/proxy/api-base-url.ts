@@ -1,5 +1,7 @@
 import { TokenkeeperError } from '../errors.ts';
+import type { IntegrationView } from '../integrations/index.ts';
 import { apiBaseUrlProblem, type ProviderEntry } from '../providers/index.ts';
+import { parseApiBase, type ApiBase } from './target-url.ts';
 
 /** `{settings.issuer}`, `{metadata.instance_url}` in a catalog entry's `apiBaseUrl`. */
 const PLACEHOLDER = /\{(settings|metadata)\.([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -47,4 +49,29 @@ export function apiBaseUrlOf(
   const problem = apiBaseUrlProblem(base);
   if (problem) throw new TokenkeeperError('proxy_not_configured', `The API base URL ${problem}.`, { details: { reason: `apiBaseUrl ${problem}` } });
   return base;
+}
+
+/**
+ * The parsed API base of each integration, kept with the `updated_at` of the row it was read
+ * from. Read for every proxied call, it is parsed and checked once per version of the
+ * integration instead: the integration cache (integrations/coherent-cache.ts) hands out a new
+ * record whenever the row changed, here or in another process, and a kept entry whose
+ * `updated_at` differs is read again anyway. Held weakly by the record, so a replaced record's
+ * entry goes with it. A base built from the connection's metadata (Salesforce's `instance_url`)
+ * differs per connection and is read on every call; a base that cannot be used
+ * (`proxy_not_configured`) is not kept, so each call is refused with the same error as before.
+ */
+export class ApiBases {
+  private readonly bases = new WeakMap<object, { updatedAt: number; base: ApiBase | null }>();
+
+  of(integration: IntegrationView, metadata: Record<string, unknown>): ApiBase {
+    const { record, provider } = integration;
+    let kept = this.bases.get(record);
+    if (kept === undefined || kept.updatedAt !== record.updatedAt) {
+      const perConnection = needsConnectionMetadata(provider, record.settings);
+      kept = { updatedAt: record.updatedAt, base: perConnection ? null : parseApiBase(apiBaseUrlOf(provider, record.settings, {})) };
+      this.bases.set(record, kept);
+    }
+    return kept.base ?? parseApiBase(apiBaseUrlOf(provider, record.settings, metadata));
+  }
 }

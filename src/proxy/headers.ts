@@ -43,11 +43,15 @@ export const TOKENKEEPER_HEADER_PREFIX = 'tokenkeeper-';
 
 export type HeaderValues = Record<string, string | string[] | undefined>;
 
-/** The names a `Connection` header lists (RFC 9110 §7.6.1), lower-cased. */
-function namedInConnection(headers: HeaderValues): Set<string> {
+/**
+ * The names a `Connection` header lists (RFC 9110 §7.6.1), lower-cased; null when there is none
+ * or it is the everyday `keep-alive`, which names only a header that is hop-by-hop anyway.
+ */
+function namedInConnection(headers: HeaderValues): Set<string> | null {
   const value = headers.connection;
+  if (value === undefined || value === 'keep-alive' || value === 'Keep-Alive') return null;
   const names = new Set<string>();
-  for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+  for (const item of Array.isArray(value) ? value : [value]) {
     for (const name of item.split(',')) if (name.trim() !== '') names.add(name.trim().toLowerCase());
   }
   return names;
@@ -61,9 +65,11 @@ function namedInConnection(headers: HeaderValues): Set<string> {
 export function outboundHeaders(incoming: HeaderValues, accessToken: string, contentLength: number | null): Record<string, string | string[]> {
   const dropped = namedInConnection(incoming);
   const out: Record<string, string | string[]> = {};
-  for (const [rawName, value] of Object.entries(incoming)) {
+  // Names, not Object.entries' [name, value] pairs: this runs for every proxied call.
+  for (const rawName of Object.keys(incoming)) {
+    const value = incoming[rawName];
     const name = rawName.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(name) || CALLER_ONLY.has(name) || dropped.has(name) || name.startsWith(TOKENKEEPER_HEADER_PREFIX)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || CALLER_ONLY.has(name) || dropped?.has(name) || name.startsWith(TOKENKEEPER_HEADER_PREFIX)) continue;
     out[name] = value;
   }
   out['user-agent'] ??= 'tokenkeeper-proxy';
@@ -76,9 +82,10 @@ export function outboundHeaders(incoming: HeaderValues, accessToken: string, con
 export function inboundHeaders(incoming: HeaderValues): Record<string, string | string[]> {
   const dropped = namedInConnection(incoming);
   const out: Record<string, string | string[]> = {};
-  for (const [rawName, value] of Object.entries(incoming)) {
+  for (const rawName of Object.keys(incoming)) {
+    const value = incoming[rawName];
     const name = rawName.toLowerCase();
-    if (value === undefined || HOP_BY_HOP.has(name) || dropped.has(name) || name.startsWith(TOKENKEEPER_HEADER_PREFIX)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || dropped?.has(name) || name.startsWith(TOKENKEEPER_HEADER_PREFIX)) continue;
     out[name] = value;
   }
   return out;

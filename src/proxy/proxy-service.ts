@@ -7,7 +7,7 @@ import type { EventBus } from '../events.ts';
 import type { IntegrationService, IntegrationView } from '../integrations/index.ts';
 import type { CallOutcome, OutboundGuard, OutboundPermit, TokenResult } from '../tokens/index.ts';
 import { sleep } from '../tokens/index.ts';
-import { apiBaseUrlOf, needsConnectionMetadata } from './api-base-url.ts';
+import { ApiBases, needsConnectionMetadata } from './api-base-url.ts';
 import { inboundHeaders, outboundHeaders, type HeaderValues } from './headers.ts';
 import { isReplayable, type ProxyBody } from './request-body.ts';
 import { discard, limitedBody } from './response-limit.ts';
@@ -103,6 +103,8 @@ export class ProxyService {
   private readonly renewals: TokenRenewals;
   /** Connection id → integration id: a connection never moves to another integration. */
   private readonly integrationIds = new Map<string, string>();
+  /** Each integration's API base URL, parsed once per version of its row. */
+  private readonly bases = new ApiBases();
 
   constructor(options: ProxyServiceOptions) {
     this.options = options;
@@ -115,19 +117,17 @@ export class ProxyService {
    * sent, the token could not be had, the provider did not answer, or answered too much.
    */
   async forward(call: ProxyCall): Promise<ProxyAnswer> {
-    const { clock, events } = this.options;
-    const startedAt = clock.now();
-    const route = await this.integrationOf(call.connectionId);
-    const ref = { integrationKey: route.integration.record.key, provider: route.integration.provider.key, method: call.method };
-    let attempts = 0;
+    const startedAt = this.options.clock.now();
+    const { integration, metadata } = await this.integrationOf(call.connectionId);
+    // The attempts so far, for the event of a call that fails (a field, not a closure per call).
+    const progress = { attempts: 0 };
     try {
-      const target = proxyTarget(apiBaseUrlOf(route.integration.provider, route.integration.record.settings, route.metadata), call.target);
-      const answer = await this.send(call, route.integration, target, (count) => (attempts = count));
-      events.emit('proxy.completed', { ...ref, status: answer.status, durationMs: clock.now() - startedAt, attempts: answer.attempts });
+      const target = proxyTarget(this.bases.of(integration, metadata), call.target);
+      const answer = await this.send(call, integration, target, progress);
+      this.completed(integration, call.method, answer.status, startedAt, answer.attempts);
       return answer;
     } catch (error) {
-      const status = isTokenkeeperError(error) ? error.status : 500;
-      events.emit('proxy.completed', { ...ref, status, durationMs: clock.now() - startedAt, attempts });
+      this.completed(integration, call.method, isTokenkeeperError(error) ? error.status : 500, startedAt, progress.attempts);
       throw error;
     }
   }
@@ -177,7 +177,18 @@ export class ProxyService {
     return { integration, metadata: record.metadata };
   }
 
-  private async send(call: ProxyCall, integration: IntegrationView, target: ProxyTarget, counted: (attempts: number) => void): Promise<ProxyAnswer> {
+  private completed(integration: IntegrationView, method: string, status: number, startedAt: number, attempts: number): void {
+    this.options.events.emit('proxy.completed', {
+      integrationKey: integration.record.key,
+      provider: integration.provider.key,
+      method,
+      status,
+      durationMs: this.options.clock.now() - startedAt,
+      attempts,
+    });
+  }
+
+  private async send(call: ProxyCall, integration: IntegrationView, target: ProxyTarget, progress: { attempts: number }): Promise<ProxyAnswer> {
     const { tokens, config, clock } = this.options;
     let token: TokenResult = await tokens.getToken(call.connectionId);
     const replayable = isReplayable(call.body);
@@ -188,7 +199,7 @@ export class ProxyService {
     let waits = 0;
     for (;;) {
       if (call.signal?.aborted) throw new TokenkeeperError('proxy_upstream_unreachable', 'The caller went away before the call was sent.');
-      counted(++attempts);
+      progress.attempts = ++attempts;
       const permit = await this.acquire(integration);
       let response: IncomingMessage;
       try {

@@ -25,9 +25,35 @@ const PATH_CHARACTERS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
 const QUERY_CHARACTERS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
 
 /**
- * Builds the target of a proxied call from the integration's API base URL and the caller's
- * path (with its query), as the caller sent it: still percent-encoded, starting with `/` or `?`,
- * or empty for the base URL itself.
+ * An API base URL read once (`parseApiBase`): what every target under it shares. Parsing it is
+ * the costly part of building a target, and the base only changes with its integration, so the
+ * proxy keeps one per integration row (api-base-url.ts `ApiBases`).
+ */
+export interface ApiBase {
+  origin: string;
+  protocol: 'http:' | 'https:';
+  hostname: string;
+  port: number;
+  /** The base URL's path without trailing slashes: `/api`, or empty. */
+  path: string;
+}
+
+/** Reads an API base URL (already checked by `apiBaseUrlOf`) into the parts targets are built from. */
+export function parseApiBase(baseUrl: string): ApiBase {
+  const base = new URL(baseUrl);
+  return {
+    origin: base.origin,
+    protocol: base.protocol as 'http:' | 'https:',
+    hostname: base.hostname.startsWith('[') ? base.hostname.slice(1, -1) : base.hostname,
+    port: base.port === '' ? (base.protocol === 'https:' ? 443 : 80) : Number(base.port),
+    path: base.pathname.replace(/\/+$/, ''),
+  };
+}
+
+/**
+ * Builds the target of a proxied call from the integration's API base URL (a string, or parsed
+ * once by `parseApiBase`) and the caller's path (with its query), as the caller sent it: still
+ * percent-encoded, starting with `/` or `?`, or empty for the base URL itself.
  *
  * The target is *never* resolved against the base (`new URL(path, base)` would let `//evil.com`
  * or an absolute URL replace the host): it is the base's origin, the base's path, then the
@@ -45,9 +71,8 @@ const QUERY_CHARACTERS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
  * Then, as a last check, the URL parser must read the result with the base's origin and exactly
  * the path built: no normalisation may have changed it.
  */
-export function proxyTarget(baseUrl: string, pathAndQuery: string): ProxyTarget {
-  const base = new URL(baseUrl);
-  const basePath = base.pathname.replace(/\/+$/, '');
+export function proxyTarget(baseUrl: string | ApiBase, pathAndQuery: string): ProxyTarget {
+  const base = typeof baseUrl === 'string' ? parseApiBase(baseUrl) : baseUrl;
   const queryAt = pathAndQuery.indexOf('?');
   const path = queryAt === -1 ? pathAndQuery : pathAndQuery.slice(0, queryAt);
   const query = queryAt === -1 ? '' : pathAndQuery.slice(queryAt + 1);
@@ -56,27 +81,38 @@ export function proxyTarget(baseUrl: string, pathAndQuery: string): ProxyTarget 
   if (!PATH_CHARACTERS.test(path)) refuse('the path has a character outside RFC 3986 (a backslash, a space, "#", or a byte beyond ASCII)');
   if (path.includes('//')) refuse('the path has an empty segment ("//")');
   checkPercentEncoding(path, 'path');
-  for (const segment of path.split('/').slice(1)) {
-    const decoded = decodeSegment(segment);
-    // `..;x` and `.;x` are dot segments to servers that strip path parameters (Tomcat, Spring).
-    if (/^\.+$/.test(decoded.split(';')[0]!)) refuse('the path has a "." or ".." segment');
-  }
+  checkDotSegments(path);
   if (!QUERY_CHARACTERS.test(query)) refuse('the query has a character outside RFC 3986');
   checkPercentEncoding(query, 'query');
 
-  const fullPath = `${basePath}${path}` || '/';
+  const fullPath = `${base.path}${path}` || '/';
   const parsed = new URL(`${base.origin}${fullPath}`);
   if (parsed.origin !== base.origin || parsed.pathname !== fullPath) refuse('the path does not stay under the API base URL');
   return {
     origin: base.origin,
-    protocol: base.protocol as 'http:' | 'https:',
-    hostname: base.hostname.startsWith('[') ? base.hostname.slice(1, -1) : base.hostname,
-    port: base.port === '' ? (base.protocol === 'https:' ? 443 : 80) : Number(base.port),
+    protocol: base.protocol,
+    hostname: base.hostname,
+    port: base.port,
     path: query === '' ? fullPath : `${fullPath}?${query}`,
   };
 }
 
+/**
+ * Refuses `.` and `..` segments, plain or percent-encoded. A segment with neither `.` nor `%`
+ * cannot decode to one (nor fail to decode), so only the others are decoded.
+ */
+function checkDotSegments(path: string): void {
+  if (!path.includes('.') && !path.includes('%')) return;
+  for (const segment of path.split('/').slice(1)) {
+    if (!segment.includes('.') && !segment.includes('%')) continue;
+    const decoded = decodeSegment(segment);
+    // `..;x` and `.;x` are dot segments to servers that strip path parameters (Tomcat, Spring).
+    if (/^\.+$/.test(decoded.split(';')[0]!)) refuse('the path has a "." or ".." segment');
+  }
+}
+
 function checkPercentEncoding(part: string, name: 'path' | 'query'): void {
+  if (!part.includes('%')) return;
   for (const match of part.matchAll(/%(.{0,2})/g)) {
     const hex = match[1]!;
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) refuse(`the ${name} has a "%" that is not percent-encoding`);

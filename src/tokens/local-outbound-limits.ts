@@ -11,7 +11,7 @@ import { RateLimiter } from './rate-limiter.ts';
  */
 export class LocalOutboundLimits implements OutboundLimits {
   private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly limiters = new Map<string, { limits: string; limiter: RateLimiter }>();
+  private readonly limiters = new Map<string, { rateLimit: RateLimit; limits: string; limiter: RateLimiter }>();
   /** The limiter each slot came from, so it goes back there even if the limits changed meanwhile. */
   private readonly held = new Map<string, RateLimiter>();
   private readonly clock: Clock;
@@ -63,11 +63,16 @@ export class LocalOutboundLimits implements OutboundLimits {
    * handed out release into the old one, which nothing acquires from any more.
    */
   private limiterFor(integrationId: string, rateLimit: RateLimit): RateLimiter {
-    const limits = `${rateLimit.requestsPerMinute}/${rateLimit.concurrency}/${rateLimit.requestsPerSecond ?? '-'}`;
     const current = this.limiters.get(integrationId);
-    if (current?.limits === limits) return current.limiter;
+    // The guard hands the same object back while the integration is unchanged: no key to build.
+    if (current?.rateLimit === rateLimit) return current.limiter;
+    const limits = `${rateLimit.requestsPerMinute}/${rateLimit.concurrency}/${rateLimit.requestsPerSecond ?? '-'}`;
+    if (current?.limits === limits) {
+      current.rateLimit = rateLimit;
+      return current.limiter;
+    }
     const limiter = new RateLimiter(rateLimit, this.clock);
-    this.limiters.set(integrationId, { limits, limiter });
+    this.limiters.set(integrationId, { rateLimit, limits, limiter });
     return limiter;
   }
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { TokenkeeperError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import type { Logger } from '../logger.ts';
-import { effectiveRateLimit, type ProviderEntry } from '../providers/index.ts';
+import { effectiveRateLimit, type ProviderEntry, type RateLimit } from '../providers/index.ts';
 import { isStorageUnavailable, type Database, type IntegrationRecord } from '../store/index.ts';
 import type { CircuitBreakerOptions } from './circuit-breaker.ts';
 import { LocalOutboundLimits } from './local-outbound-limits.ts';
@@ -50,16 +50,28 @@ export interface OutboundGuardOptions {
  */
 export class OutboundGuard {
   private readonly limits: OutboundLimits;
+  /** Whether the limits live in the database, whose errors `acquire` reports as `storage_unavailable`. */
+  private readonly stored: boolean;
   private readonly events: EventBus;
   private readonly logger: Logger | undefined;
   private readonly failureThreshold: number;
   /** Permits being given back, per integration: this instance's next acquire sees their outcome. */
   private readonly finishing = new Map<string, Set<Promise<void>>>();
+  /**
+   * Permit ids are this random prefix and a counter: unique among every instance on the database
+   * (shared limits key concurrency slots and the half-open probe by them), as a UUID per permit
+   * would be, without paying for one on every proxied call.
+   */
+  private readonly permitIdPrefix = `${randomUUID()}:`;
+  private permitCount = 0;
+  /** The limits each integration's settings come to, per settings object (a changed integration has a new one). */
+  private readonly rateLimits = new WeakMap<object, { catalog: RateLimit; rateLimit: RateLimit }>();
 
   constructor(options: OutboundGuardOptions) {
     this.events = options.events;
     this.logger = options.logger;
     this.failureThreshold = options.circuit.failureThreshold;
+    this.stored = options.shared !== undefined;
     this.limits = options.shared
       ? new SharedOutboundLimits({ db: options.shared.db, clock: options.clock, circuit: options.circuit, slotTtlMs: options.shared.slotTtlMs })
       : new LocalOutboundLimits({ clock: options.clock, circuit: options.circuit });
@@ -72,9 +84,11 @@ export class OutboundGuard {
    */
   async acquire(integration: GuardedIntegration, maxWaitMs: number): Promise<OutboundPermit> {
     const integrationId = integration.record.id;
-    await this.finished(integrationId);
-    const permitId = randomUUID();
-    const pass = await storageGuarded(() => this.limits.pass(integrationId, permitId));
+    // Inlined `finished`: most calls find nothing pending and go on without an await.
+    const pending = this.finishing.get(integrationId);
+    if (pending !== undefined && pending.size > 0) await Promise.all(pending);
+    const permitId = this.nextPermitId();
+    const pass = await this.guarded(this.limits.pass(integrationId, permitId));
     if (!pass.allowed) {
       throw new TokenkeeperError('circuit_open', `Calls to ${integration.provider.displayName} are paused after repeated failures.`, {
         retryAfterMs: pass.retryAfterMs,
@@ -82,8 +96,7 @@ export class OutboundGuard {
     }
     let taken = false;
     try {
-      const rateLimit = effectiveRateLimit(integration.provider.rateLimit, integration.record.settings);
-      taken = await storageGuarded(() => this.limits.take(integrationId, permitId, rateLimit, maxWaitMs));
+      taken = await this.guarded(this.limits.take(integrationId, permitId, this.rateLimitOf(integration), maxWaitMs));
     } finally {
       // A half-open pass that no call used goes back at once.
       if (!taken) void this.finish(integration, permitId, 'not_sent', false);
@@ -127,12 +140,38 @@ export class OutboundGuard {
   /** The integration's breaker as this instance sees it (on PostgreSQL: as every instance does). */
   async circuitStatus(integrationId: string): Promise<CircuitStatus> {
     await this.finished(integrationId);
-    return storageGuarded(() => this.limits.circuitStatus(integrationId));
+    return this.guarded(this.limits.circuitStatus(integrationId));
   }
 
   /** Resolves when every permit given back so far is recorded (before the database closes). */
   async settled(): Promise<void> {
     await Promise.all([...this.finishing.values()].flatMap((pending) => [...pending]));
+  }
+
+  /** Limits in memory cannot be unreachable: their answers need no translating (nor the extra promise). */
+  private guarded<T>(work: Promise<T>): Promise<T> {
+    return this.stored ? storageGuarded(work) : work;
+  }
+
+  private nextPermitId(): string {
+    this.permitCount += 1;
+    return this.permitIdPrefix + this.permitCount.toString(36);
+  }
+
+  /**
+   * `effectiveRateLimit` of the integration, worked out once per settings object: the same
+   * object back on every call lets the limits behind the guard see at a glance that nothing
+   * changed (local-outbound-limits.ts).
+   */
+  private rateLimitOf(integration: GuardedIntegration): RateLimit {
+    const { settings } = integration.record;
+    const catalog = integration.provider.rateLimit;
+    if (settings === null || typeof settings !== 'object') return effectiveRateLimit(catalog, settings);
+    const kept = this.rateLimits.get(settings);
+    if (kept !== undefined && kept.catalog === catalog) return kept.rateLimit;
+    const rateLimit = effectiveRateLimit(catalog, settings);
+    this.rateLimits.set(settings, { catalog, rateLimit });
+    return rateLimit;
   }
 
   private async finished(integrationId: string): Promise<void> {
@@ -168,9 +207,9 @@ export class OutboundGuard {
  * Shared limits live in the database: when it is unreachable the call cannot be cleared to go
  * out, and fails like any other storage trouble (503 `storage_unavailable`, retry), not as a bug.
  */
-async function storageGuarded<T>(work: () => Promise<T>): Promise<T> {
+async function storageGuarded<T>(work: Promise<T>): Promise<T> {
   try {
-    return await work();
+    return await work;
   } catch (error) {
     if (isStorageUnavailable(error)) {
       throw new TokenkeeperError('storage_unavailable', 'The outbound rate limits could not be read; retry shortly.', { cause: error, retryAfterMs: 1_000 });
