@@ -119,70 +119,55 @@ export async function runProxyBench(options: BenchOptions, print: (text?: string
     print(`  (${PASS_THROUGH_PATH}: forward, stream back, nothing else); proxied = GET /v1/proxy/:id/<path> with the API key, the upstream checking the injected token`);
     print('  CPU = user + system time of this process (Tokenkeeper) per request answered\n');
 
+    /** The three routes alternately under autocannon: figures, the ratio, and whether every answer came. */
+    const underLoad = async (targetsOf: Record<RouteName, LoadTarget>) => {
+      print(`   autocannon, ${CONNECTIONS} connections, ${durationSeconds} s per run, ${ROUNDS} alternating runs per route after a ${warmupSeconds} s warm-up of each; proxied calls over the ${INTEGRATIONS} connections in turn\n`);
+      print(`   ${autocannonHeader()}`);
+      const [direct, passThrough, proxiedFigures] = (await measureAlternating(load!, {
+        targets: ROUTE_NAMES.map((name) => targetsOf[name]),
+        connections: CONNECTIONS,
+        durationSeconds,
+        warmupSeconds,
+        rounds: ROUNDS,
+        onRun: (target, roundNumber, summary) => print(`   ${autocannonRow(`${ROUTE_NAMES[target]} #${roundNumber}`, summary)}`),
+      })) as [RouteFigures, RouteFigures, RouteFigures];
+      const pair = pairOf(direct, proxiedFigures);
+      const clean = [direct, passThrough, proxiedFigures].every(allAnswered);
+      print('\n   median');
+      print(routeSummary('direct:      ', direct));
+      print(`${routeSummary('pass-through:', passThrough)}; CPU ${cpu(passThrough)}`);
+      print(`${routeSummary('proxied:     ', proxiedFigures)}; CPU ${cpu(proxiedFigures)}`);
+      print(`   proxied ÷ direct: throughput ${round(pair.throughputRatio, 2)} (${aimWords(pair)}), p99 ${round(pair.p99Ratio, 2)}×`);
+      print(`   pass-through ÷ direct ${round(passThrough.requestsPerSecond / direct.requestsPerSecond, 2)}; proxied ÷ pass-through ${round(proxiedFigures.requestsPerSecond / passThrough.requestsPerSecond, 2)}`);
+      if (proxiedFigures.requestsPerSecond > 0.8 * integrationPace * INTEGRATIONS) print("   NOTE: within 20 % of the integrations' joint rate limit, which may have held the proxied runs back");
+      print(`   every answer 200: ${passFail(clean)}`);
+      return { pair, passThrough, clean };
+    };
+    /** One request at a time, the routes in turn: each route's latency percentiles and what the proxy adds. */
+    const oneAtATime = async (targetsOf: Record<RouteName, LoadTarget>, seconds: number) => {
+      const targets = ROUTE_NAMES.map((name) => targetsOf[name]);
+      await load!.sequence({ targets, durationSeconds: warmupSeconds });
+      const sequence = await load!.sequence({ targets, durationSeconds: seconds });
+      const clean = allOk(sequence);
+      const latency = sequence.latenciesMs.map(latencyFigures) as [LatencyFigures, LatencyFigures, LatencyFigures];
+      print(`   ${count(latency[0].count)} requests per route in ${seconds} s after a ${warmupSeconds} s warm-up`);
+      for (const [index, name] of ROUTE_NAMES.entries()) print(`   ${`${name}:`.padEnd(14)}p50 ${exact(latency[index]!.p50)}, p99 ${exact(latency[index]!.p99)}`);
+      print(`   Tokenkeeper adds ${exact(latency[2].p50 - latency[0].p50)} at p50, ${exact(latency[2].p99 - latency[0].p99)} at p99 (proxied − direct)`);
+      print(`   every answer 200: ${passFail(clean)}${describeFailures(sequence)}`);
+      return { latency, clean };
+    };
+
     print('1. Instant upstream (about 50 µs an answer): the CPU-bound worst case, throughput under load');
-    print(`   autocannon, ${CONNECTIONS} connections, ${durationSeconds} s per run, ${ROUNDS} alternating runs per route after a ${warmupSeconds} s warm-up of each; proxied calls over the ${INTEGRATIONS} connections in turn\n`);
-    print(`   ${autocannonHeader()}`);
-    const [direct, passThrough, proxiedFigures] = (await measureAlternating(load, {
-      targets: ROUTE_NAMES.map((name) => routes[name]),
-      connections: CONNECTIONS,
-      durationSeconds,
-      warmupSeconds,
-      rounds: ROUNDS,
-      onRun: (target, roundNumber, summary) => print(`   ${autocannonRow(`${ROUTE_NAMES[target]} #${roundNumber}`, summary)}`),
-    })) as [RouteFigures, RouteFigures, RouteFigures];
-    const throughput = pairOf(direct, proxiedFigures);
-    const throughputClean = [direct, passThrough, proxiedFigures].every(allAnswered);
-    print('\n   median');
-    print(routeSummary('direct:      ', direct));
-    print(`${routeSummary('pass-through:', passThrough)}; CPU ${cpu(passThrough)}`);
-    print(`${routeSummary('proxied:     ', proxiedFigures)}; CPU ${cpu(proxiedFigures)}`);
-    print(`   proxied ÷ direct: throughput ${round(throughput.throughputRatio, 2)} (${aimWords(throughput)}), p99 ${round(throughput.p99Ratio, 2)}×`);
-    print(`   pass-through ÷ direct ${round(passThrough.requestsPerSecond / direct.requestsPerSecond, 2)}; proxied ÷ pass-through ${round(proxiedFigures.requestsPerSecond / passThrough.requestsPerSecond, 2)}`);
-    if (proxiedFigures.requestsPerSecond > 0.8 * integrationPace * INTEGRATIONS) print("   NOTE: within 20 % of the integrations' joint rate limit, which may have held the proxied runs back");
-    print(`   every answer 200: ${passFail(throughputClean)}`);
+    const { pair: throughput, passThrough, clean: throughputClean } = await underLoad(routes);
 
     print('\n2. Instant upstream, latency without queueing: one request at a time, the routes in turn, each over one kept-alive connection');
-    const targets = ROUTE_NAMES.map((name) => routes[name]);
-    await load.sequence({ targets, durationSeconds: warmupSeconds });
-    const sequence = await load.sequence({ targets, durationSeconds });
-    const sequenceClean = allOk(sequence);
-    const latency = sequence.latenciesMs.map(latencyFigures) as [LatencyFigures, LatencyFigures, LatencyFigures];
-    print(`   ${count(latency[0].count)} requests per route in ${durationSeconds} s after a ${warmupSeconds} s warm-up`);
-    for (const [index, name] of ROUTE_NAMES.entries()) print(`   ${`${name}:`.padEnd(14)}p50 ${exact(latency[index]!.p50)}, p99 ${exact(latency[index]!.p99)}`);
-    print(`   Tokenkeeper adds ${exact(latency[2].p50 - latency[0].p50)} at p50, ${exact(latency[2].p99 - latency[0].p99)} at p99 (proxied − direct)`);
-    print(`   every answer 200: ${passFail(sequenceClean)}${describeFailures(sequence)}`);
+    const { latency, clean: sequenceClean } = await oneAtATime(routes, durationSeconds);
 
     print(`\n3. Upstream answering after ${UPSTREAM_DELAY_MS} ms (GET ${DELAYED_ITEMS_PATH}): the regime of provider APIs, runs 1 and 2 again`);
-    print(`   autocannon, ${CONNECTIONS} connections, ${durationSeconds} s per run, ${ROUNDS} alternating runs per route after a ${warmupSeconds} s warm-up of each\n`);
-    print(`   ${autocannonHeader()}`);
-    const [delayedDirect, delayedPassThrough, delayedProxied] = (await measureAlternating(load, {
-      targets: ROUTE_NAMES.map((name) => delayedRoutes[name]),
-      connections: CONNECTIONS,
-      durationSeconds,
-      warmupSeconds,
-      rounds: ROUNDS,
-      onRun: (target, roundNumber, summary) => print(`   ${autocannonRow(`${ROUTE_NAMES[target]} #${roundNumber}`, summary)}`),
-    })) as [RouteFigures, RouteFigures, RouteFigures];
-    const delayedThroughput = pairOf(delayedDirect, delayedProxied);
-    const delayedClean = [delayedDirect, delayedPassThrough, delayedProxied].every(allAnswered);
-    print('\n   median');
-    print(routeSummary('direct:      ', delayedDirect));
-    print(`${routeSummary('pass-through:', delayedPassThrough)}; CPU ${cpu(delayedPassThrough)}`);
-    print(`${routeSummary('proxied:     ', delayedProxied)}; CPU ${cpu(delayedProxied)}`);
-    print(`   proxied ÷ direct: throughput ${round(delayedThroughput.throughputRatio, 2)} (${aimWords(delayedThroughput)}), p99 ${round(delayedThroughput.p99Ratio, 2)}×`);
-    print(`   every answer 200: ${passFail(delayedClean)}`);
+    const { pair: delayedThroughput, passThrough: delayedPassThrough, clean: delayedClean } = await underLoad(delayedRoutes);
     // Each turn of the three routes takes over 60 ms here: three times as long for a p99 worth the name.
-    const delayedSequenceSeconds = durationSeconds * 3;
     print('   one request at a time, the routes in turn:');
-    const delayedTargets = ROUTE_NAMES.map((name) => delayedRoutes[name]);
-    await load.sequence({ targets: delayedTargets, durationSeconds: warmupSeconds });
-    const delayedSequence = await load.sequence({ targets: delayedTargets, durationSeconds: delayedSequenceSeconds });
-    const delayedSequenceClean = allOk(delayedSequence);
-    const delayedLatency = delayedSequence.latenciesMs.map(latencyFigures) as [LatencyFigures, LatencyFigures, LatencyFigures];
-    print(`   ${count(delayedLatency[0].count)} requests per route in ${delayedSequenceSeconds} s after a ${warmupSeconds} s warm-up`);
-    for (const [index, name] of ROUTE_NAMES.entries()) print(`   ${`${name}:`.padEnd(14)}p50 ${exact(delayedLatency[index]!.p50)}, p99 ${exact(delayedLatency[index]!.p99)}`);
-    print(`   Tokenkeeper adds ${exact(delayedLatency[2].p50 - delayedLatency[0].p50)} at p50, ${exact(delayedLatency[2].p99 - delayedLatency[0].p99)} at p99 (proxied − direct)`);
-    print(`   every answer 200: ${passFail(delayedSequenceClean)}${describeFailures(delayedSequence)}`);
+    const { latency: delayedLatency, clean: delayedSequenceClean } = await oneAtATime(delayedRoutes, durationSeconds * 3);
 
     print(`\n4. One integration alone: GET /v1/proxy/:id/items for one connection, instant upstream, ${CONNECTIONS} connections, one ${durationSeconds} s run after a ${warmupSeconds} s warm-up`);
     print(`   ${autocannonHeader()}`);
