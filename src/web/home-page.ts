@@ -10,6 +10,8 @@ export interface IntegrationRow {
   status: 'ok' | 'failing' | 'disabled';
   /** Set while the provider rejects the integration's own credentials: its error, as it said it. */
   failure: { code: string; message: string; since: number } | null;
+  /** The kill switch for its actions (`actions_enabled`); null when no action applies to it. */
+  actions: { enabled: boolean } | null;
 }
 
 export interface ConnectionRow {
@@ -103,6 +105,9 @@ const PAGE_STYLE = `
   .empty { color: var(--muted); margin: 4px 0; }
   pre { background: var(--bg); border:1px solid var(--line); border-radius:8px; padding:10px 12px; overflow-x:auto; margin: 8px 0 0; }
   .table-wrap { overflow-x: auto; }
+  form.actions-switch { margin:6px 0 0; }
+  button.actions-switch { font: inherit; font-size:13px; font-weight:600; padding:3px 12px; border-radius:6px; border:1px solid var(--accent); background: transparent; color: var(--accent); cursor:pointer; white-space:nowrap; }
+  button.actions-switch:hover { background: color-mix(in srgb, var(--accent) 10%, transparent); }
 `;
 
 export function renderHomePage(view: HomePageView): string {
@@ -146,6 +151,7 @@ function renderIntegrations(view: HomePageView): string {
 <td><code>${escapeHtml(integration.key)}</code></td>
 <td>${escapeHtml(integration.provider)}</td>
 <td>${renderIntegrationState(integration)}</td>
+<td data-testid="actions">${renderActionsSwitch(integration, view.basePath)}</td>
 <td><button class="connect" type="submit" form="connect-form" name="integration" value="${escapeHtml(integration.key)}"${
         integration.enabled ? '' : ' disabled title="This integration is disabled"'
       }>Connect</button></td>
@@ -164,7 +170,7 @@ ${
   view.integrations.length === 0
     ? `<p class="empty">No integrations yet. Add one with <code>tokenkeeper integrations add</code> or <code>POST /v1/integrations</code>.</p>`
     : `<div class="table-wrap"><table>
-<thead><tr><th>Name</th><th>Key</th><th>Provider</th><th>State</th><th></th></tr></thead>
+<thead><tr><th>Name</th><th>Key</th><th>Provider</th><th>State</th><th>Actions</th><th></th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table></div>`
@@ -184,6 +190,24 @@ function renderIntegrationState(integration: IntegrationRow): string {
   if (integration.status === 'disabled') return `<span class="badge status-disabled">disabled</span>${failure}`;
   if (integration.status === 'failing') return `<span class="badge status-failing" data-testid="integration-status">failing</span>${failure}`;
   return '<span class="badge status-active">enabled</span>';
+}
+
+/**
+ * The integration's kill switch for actions (docs/actions.md "Kill switch"), for an incident: a
+ * plain same-origin POST (no script needed) that sets `actions_enabled` to the state the button
+ * names and comes back to the page with a banner. `—` when no action applies to the integration.
+ */
+function renderActionsSwitch(integration: IntegrationRow, basePath: string): string {
+  if (integration.actions === null) return '<span class="muted">—</span>';
+  const { enabled } = integration.actions;
+  const state = enabled
+    ? '<span class="badge status-active" data-testid="actions-state">on</span>'
+    : '<span class="badge status-disabled" data-testid="actions-state">off</span><div class="reason" data-testid="actions-off">Its actions answer <code>501 action_disabled</code> and send nothing; the proxy keeps working.</div>';
+  return `${state}<form class="actions-switch" method="post" action="${basePath}/ui/integrations/actions">
+<input type="hidden" name="integration" value="${escapeHtml(integration.key)}">
+<input type="hidden" name="actions_enabled" value="${enabled ? 'false' : 'true'}">
+<button class="actions-switch" type="submit">${enabled ? 'Turn actions off' : 'Turn actions on'}</button>
+</form>`;
 }
 
 function renderConnections(view: HomePageView): string {

@@ -6,6 +6,7 @@ import { errorRegistry, isTokenkeeperError, isTransientError, type ErrorCode } f
 import { isId } from '../ids.ts';
 import { integrationStatus } from '../integrations/index.ts';
 import type { Tokenkeeper } from '../service.ts';
+import { actionsSwitchBannerFor, hasActions, switchActionsFromForm } from './actions-switch-form.ts';
 import { renderHomePage, type Banner, type ConnectionRow } from './home-page.ts';
 import { renderMessagePage } from './message-page.ts';
 import { BASIC_CHALLENGE, hasDashboardPassword, pageAccess } from './page-access.ts';
@@ -35,7 +36,8 @@ const BANNER_MESSAGES: Partial<Record<ErrorCode, string>> = {
  * integrations (each with a Connect button) and connections (status, owner, a live expiry
  * countdown); `POST /ui/connect` starts the connect flow for the owner typed on the page and
  * sends the browser to the connect link; `POST /ui/alerts/silence` silences one alert and comes
- * back with a banner; `GET /ui/connections.json` feeds the countdown fresh expiry times.
+ * back with a banner; `POST /ui/integrations/actions` turns an integration's actions off or on
+ * (its kill switch) and comes back with a banner; `GET /ui/connections.json` feeds the countdown fresh expiry times.
  * Server-rendered, one small inline script, and every form works without it.
  *
  * Access follows `pageAccess`: open in development, absent in production unless a dashboard
@@ -157,6 +159,7 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
           enabled: integration.enabled,
           status: integrationStatus(integration),
           failure: integration.failingSince === null ? null : { code: integration.failureCode ?? '', message: integration.failureMessage ?? '', since: integration.failingSince },
+          actions: hasActions(tk, integration) ? { enabled: integration.actionsEnabled } : null,
         })),
         connections,
         truncated: listed.next !== null,
@@ -164,7 +167,7 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
         alertsTruncated: firing.length > MAX_ALERTS,
         stuck: stuck.slice(0, MAX_STUCK),
         stuckTruncated: stuck.length > MAX_STUCK,
-        banner: (await silenceBannerFor(query, tk, firing)) ?? bannerFor(query, connections.find((c) => c.id === highlightId) ?? null),
+        banner: (await silenceBannerFor(query, tk, firing)) ?? (await actionsSwitchBannerFor(query, tk)) ?? bannerFor(query, connections.find((c) => c.id === highlightId) ?? null),
         highlightId,
         basePath,
         env: tk.config.env,
@@ -212,6 +215,15 @@ export function registerPages(app: FastifyInstance, tk: Tokenkeeper): void {
       const outcome = await silenceFromForm(tk, form);
       // 303 back to the page (post/redirect/get), whose banner reads the silence back from storage.
       const query = 'silenceId' in outcome ? `silenced=${outcome.silenceId}` : `silence_error=${outcome.problem}`;
+      return reply.redirect(`${basePath}/?${query}`, 303);
+    });
+
+    scope.post('/ui/integrations/actions', async (request: FastifyRequest, reply) => {
+      if (!isSameOriginPost(request.headers, publicUrl, request.protocol)) return sendCrossOriginRefused(reply, publicUrl, 'Turn actions off (or on)');
+      const form = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
+      const outcome = await switchActionsFromForm(tk, form);
+      // 303 back to the page (post/redirect/get), whose banner reads the switch back from storage.
+      const query = 'integrationKey' in outcome ? `actions_switched=${encodeURIComponent(outcome.integrationKey)}` : `actions_error=${outcome.problem}`;
       return reply.redirect(`${basePath}/?${query}`, 303);
     });
   });
