@@ -10,26 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../src/clock.ts';
 import type { RunningServer } from '../src/server.ts';
-import { CHROMIUM, launchChromium, NO_CHROMIUM, startPageService } from './helpers/page-service.ts';
-import { completeSandboxLogin } from './helpers/sandbox-login.ts';
+import { CHROMIUM, launchChromium, NO_CHROMIUM, connectSandboxUser, startPageService } from './helpers/page-service.ts';
 import { testDialects, type TestDialect } from './helpers/test-database.ts';
 
 const startService = (env: Record<string, string>, dialect: TestDialect): Promise<RunningServer> => startPageService(env, dialect, { clock: new ManualClock() });
-
-/** A user connection through the sandbox's real consent flow, without a browser; returns its id. */
-async function connectUser(service: RunningServer, ownerId: string, username: string): Promise<string> {
-  const created = await fetch(`${service.url}/v1/connect/sessions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${service.developmentApiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ integration: 'sandbox', owner_id: ownerId, redirect_to: `${service.url}/` }),
-  });
-  assert.equal(created.status, 201);
-  const callback = await completeSandboxLogin(((await created.json()) as { connect_url: string }).connect_url, { username });
-  const back = await fetch(callback, { redirect: 'manual' });
-  const id = new URL(back.headers.get('location')!, service.url).searchParams.get('connection_id');
-  assert.match(id ?? '', /^con_[a-z2-7]{20}$/);
-  return id!;
-}
 
 /** A call to the API with the development API key: status and parsed body. */
 async function api(service: RunningServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -51,7 +35,7 @@ for (const dialect of testDialects()) {
 
     before(async () => {
       service = await startService({ TOKENKEEPER_ENV: 'development', TOKENKEEPER_SANDBOX: 'true' }, dialect);
-      connectionId = await connectUser(service, 'olga', 'olga-web');
+      connectionId = await connectSandboxUser(service, 'olga', 'olga-web');
       // No built-in action applies to Spotify: its row has no switch.
       await service.tk.integrations.create({ key: 'music', provider: 'spotify', client_id: 'c', client_secret: 's' });
     });

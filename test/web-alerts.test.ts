@@ -11,8 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
 import { ManualClock } from '../src/clock.ts';
 import type { RunningServer } from '../src/server.ts';
-import { CHROMIUM, launchChromium, NO_CHROMIUM, startPageService } from './helpers/page-service.ts';
-import { completeSandboxLogin } from './helpers/sandbox-login.ts';
+import { CHROMIUM, launchChromium, NO_CHROMIUM, connectSandboxUser, startPageService } from './helpers/page-service.ts';
 import { testDialects, type TestDialect } from './helpers/test-database.ts';
 
 const SCREENSHOT = '/tmp/tokenkeeper-alerts-page.png';
@@ -24,23 +23,6 @@ const HOSTILE_OWNER = '<img src=x onerror="window.pwned=1">';
 
 
 const startService = (env: Record<string, string>, dialect: TestDialect, clock: ManualClock): Promise<RunningServer> => startPageService(env, dialect, { clock });
-
-/** A user connection through the sandbox's real consent flow, without a browser; returns its id. */
-async function connectUser(service: RunningServer, ownerId: string, username: string): Promise<string> {
-  const created = await fetch(`${service.url}/v1/connect/sessions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${service.developmentApiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ integration: 'sandbox', owner_id: ownerId, redirect_to: `${service.url}/` }),
-  });
-  assert.equal(created.status, 201);
-  const callback = await completeSandboxLogin(((await created.json()) as { connect_url: string }).connect_url, { username });
-  const back = await fetch(callback, { redirect: 'manual' });
-  assert.ok(back.status >= 300 && back.status < 400, `the callback redirects (${back.status})`);
-  const location = new URL(back.headers.get('location')!, service.url);
-  const id = location.searchParams.get('connection_id');
-  assert.match(id ?? '', /^con_[a-z2-7]{20}$/, `connection id from ${location}`);
-  return id!;
-}
 
 /** GET /v1/<path> with the development API key. */
 async function api(service: RunningServer, path: string): Promise<any> {
@@ -68,7 +50,7 @@ for (const dialect of testDialects()) {
       service = await startService({ TOKENKEEPER_ENV: 'development', TOKENKEEPER_SANDBOX: 'true' }, dialect, clock);
       // A connection whose user revoked access: its next refresh puts it in needs_reauth, and a
       // day later it is stuck (HIGH, terminal).
-      reauthId = await connectUser(service, 'rita', 'rita-web');
+      reauthId = await connectSandboxUser(service, 'rita', 'rita-web');
       await service.sandbox!.revokeGrants('rita-web');
       clock.advance(200_000);
       const refused = await fetch(`${service.url}/v1/connections/${reauthId}/token`, { headers: { authorization: `Bearer ${service.developmentApiKey}` } });

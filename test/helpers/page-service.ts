@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { KeyRing } from '../../src/crypto/index.ts';
 import { createMemoryLogger } from '../../src/logger.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import { completeSandboxLogin } from './sandbox-login.ts';
 import type { TestDialect } from './test-database.ts';
 import { testStorage, type TestStorage } from './test-storage.ts';
 import { freePort } from './waiting.ts';
@@ -64,4 +66,21 @@ export function launchChromium(options: { javaScriptEnabled?: boolean } = {}): P
     javaScriptEnabled: options.javaScriptEnabled ?? true,
     args: CHROMIUM_ARGS,
   });
+}
+
+/** A user connection through the sandbox's real consent flow, without a browser; returns its id. */
+export async function connectSandboxUser(service: RunningServer, ownerId: string, username: string): Promise<string> {
+  const created = await fetch(`${service.url}/v1/connect/sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${service.developmentApiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ integration: 'sandbox', owner_id: ownerId, redirect_to: `${service.url}/` }),
+  });
+  assert.equal(created.status, 201);
+  const callback = await completeSandboxLogin(((await created.json()) as { connect_url: string }).connect_url, { username });
+  const back = await fetch(callback, { redirect: 'manual' });
+  assert.ok(back.status >= 300 && back.status < 400, `the callback redirects (${back.status})`);
+  const location = new URL(back.headers.get('location')!, service.url);
+  const id = location.searchParams.get('connection_id');
+  assert.match(id ?? '', /^con_[a-z2-7]{20}$/, `connection id from ${location}`);
+  return id!;
 }
