@@ -166,6 +166,21 @@ for (const dialect of testDialects()) {
       assert.equal(events[0]!.data.outcome, 'validation_error');
     });
 
+    test('a missing, non-object or non-JSON body is a 400 naming the problem, and nothing is sent', async () => {
+      const url = `/v1/connections/${connections.slack}/actions/slack.chat.post_message/execute`;
+      const empty = await h.api('POST', url);
+      assert.equal(empty.status, 400, JSON.stringify(empty.body));
+      assert.equal(empty.body.error.code, 'invalid_request');
+      assert.equal(empty.body.error.details.outcome, 'validation_error');
+      const list = await h.api('POST', url, [{ channel: 'C1', text: 'x' }]);
+      assert.equal(list.status, 400, JSON.stringify(list.body));
+      assert.equal(list.body.error.details.outcome, 'validation_error');
+      const garbage = await h.api('POST', url, '{"channel":', { 'content-type': 'application/json' });
+      assert.equal(garbage.status, 400, JSON.stringify(garbage.body));
+      assert.equal(garbage.body.error.code, 'invalid_json');
+      assert.equal(provider.requests.length, 0);
+    });
+
     test('an unknown action or one the integration does not offer is 404 action_not_found', async () => {
       const unknown = await h.api('POST', `/v1/connections/${connections.slack}/actions/slack.chat.post_mesage/execute`, { channel: 'C1', text: 'x' });
       assert.equal(unknown.status, 404);

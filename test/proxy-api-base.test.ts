@@ -5,29 +5,25 @@
  * until it has one again.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startHarness, type Harness } from './helpers/harness.ts';
+import { httpServer, type Closers } from './helpers/protocol-servers.ts';
 
 let h: Harness;
 let upstreamUrl: string;
-const seen: string[] = [];
-const upstream = createServer((request, response) => {
-  seen.push(request.url!);
-  response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-});
+let seen: () => string[];
+const closers: Closers = [];
 
 before(async () => {
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const upstream = await httpServer(closers, () => ({ status: 200, body: '{"ok":true}' }));
+  upstreamUrl = upstream.url;
+  seen = () => upstream.requests.map((request) => request.url);
   h = await startHarness();
 });
 
 after(async () => {
   await h?.close();
-  upstream.closeAllConnections();
-  await new Promise((resolve) => upstream.close(resolve));
+  for (const close of closers) await close();
 });
 
 test('a changed API base URL is used from the next call on', async () => {
@@ -58,5 +54,5 @@ test('a changed API base URL is used from the next call on', async () => {
   }
   await patch(`${upstreamUrl}/three/`);
   assert.equal((await h.api('GET', `/v1/proxy/${id}`)).status, 200);
-  assert.deepEqual(seen, ['/one/x', '/one/y?q=1', '/two/x', '/three']);
+  assert.deepEqual(seen(), ['/one/x', '/one/y?q=1', '/two/x', '/three']);
 });
